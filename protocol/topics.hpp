@@ -1,0 +1,93 @@
+// Every MQTT topic Sparrow uses, built and parsed in one place (PROTOCOL.md, "Topics"; the
+// service topics in docs/DESIGN.md), plus the MQTT wildcard rules and the per-user ACL that the
+// broker plugin enforces.
+//
+//   im/up/{userId}/{deviceId}                       client -> server
+//   im/in/{userId}                                  server -> every device of the user (seq)
+//   im/in/{userId}/{deviceId}                       server -> one device (SENT, error, sync)
+//   im/sys/sync/{userId}/{deviceId}                 bridge -> offline: a device's sync frame
+//   im/sys/presence/{brokerId}/{userId}/{deviceId}  plugin -> services: connect/disconnect
+//
+// All functions are pure and thread-safe. Builders take ids that are already valid (they come
+// from an authenticated connection or a parser below) and assert it in debug builds. Parsers
+// take untrusted topics, validate every id, never throw and return nullopt on any mismatch.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "protocol/identity.hpp"
+
+namespace sparrow::protocol {
+
+// Subscription filters of the services.
+inline constexpr std::string_view kUpFilter = "im/up/+/+";
+inline constexpr std::string_view kSyncFilter = "im/sys/sync/+/+";
+inline constexpr std::string_view kPresenceFilter = "im/sys/presence/#";
+
+// A broker id (one Mosquitto instance, in presence topics) uses the deviceId alphabet:
+// `^[A-Za-z0-9_-]{1,64}$`.
+[[nodiscard]] bool IsValidBrokerId(std::string_view id) noexcept;
+
+// Builders. Preconditions: `user` a valid userId, `device` a valid deviceId, `broker_id` a
+// valid broker id.
+[[nodiscard]] std::string UpTopic(std::string_view user, std::string_view device);
+[[nodiscard]] std::string InboxTopic(std::string_view user);
+[[nodiscard]] std::string DeviceTopic(std::string_view user, std::string_view device);
+[[nodiscard]] std::string SyncTopic(std::string_view user, std::string_view device);
+[[nodiscard]] std::string PresenceTopic(std::string_view broker_id, std::string_view user,
+                                        std::string_view device);
+[[nodiscard]] std::string UpTopic(const DeviceAddress& address);
+[[nodiscard]] std::string DeviceTopic(const DeviceAddress& address);
+[[nodiscard]] std::string SyncTopic(const DeviceAddress& address);
+
+// Parsers: the exact shape above with valid ids, else nullopt (no trailing slash, no extra or
+// empty level, no wildcard).
+[[nodiscard]] std::optional<DeviceAddress> ParseUpTopic(std::string_view topic);
+[[nodiscard]] std::optional<DeviceAddress> ParseDeviceTopic(std::string_view topic);
+[[nodiscard]] std::optional<DeviceAddress> ParseSyncTopic(std::string_view topic);
+// Returns the userId of `im/in/{userId}`.
+[[nodiscard]] std::optional<std::string> ParseInboxTopic(std::string_view topic);
+
+struct PresenceAddress {
+  std::string broker_id;
+  DeviceAddress device;
+
+  friend bool operator==(const PresenceAddress&, const PresenceAddress&) = default;
+};
+[[nodiscard]] std::optional<PresenceAddress> ParsePresenceTopic(std::string_view topic);
+
+// MQTT (3.1.1 section 4.7, 5.0 section 4.7) topic rules.
+// A topic name is 1..65535 bytes of UTF-8 without NUL, `+` or `#`.
+[[nodiscard]] bool IsValidTopicName(std::string_view topic) noexcept;
+// A topic filter is 1..65535 bytes of UTF-8 without NUL, where `+` occupies a whole level and
+// `#` a whole level that is the last one.
+[[nodiscard]] bool IsValidTopicFilter(std::string_view filter) noexcept;
+
+// True iff `topic` matches `filter` under MQTT rules: `+` matches exactly one level (possibly
+// empty), `#` matches the parent level and any number of levels below it, and a topic starting
+// with `$` is never matched by a filter whose first level is a wildcard. False when either is
+// invalid (a topic containing a wildcard matches nothing). A `$share/...` filter is treated
+// literally: strip it first with ParseSharedSubscription.
+[[nodiscard]] bool TopicMatchesFilter(std::string_view filter, std::string_view topic) noexcept;
+
+// A shared subscription `$share/{group}/{filter}` (MQTT 5; Mosquitto also accepts it over
+// 3.1.1). Views into the argument.
+struct SharedSubscription {
+  std::string_view group;
+  std::string_view filter;
+};
+// nullopt when `filter` does not start with `$share/`, or the group is empty or contains a
+// wildcard, or the inner filter is missing or invalid.
+[[nodiscard]] std::optional<SharedSubscription> ParseSharedSubscription(
+    std::string_view filter) noexcept;
+
+// The per-user ACL (PROTOCOL.md, "Topics"). A user's connection may subscribe only to
+// `im/in/{user}`, `im/in/{user}/+`, `im/in/{user}/#` and `im/in/{user}/{any valid deviceId}`:
+// no other user's topics, no wildcard above its own inbox, no `$SYS`, no `$share`.
+[[nodiscard]] bool UserMaySubscribe(std::string_view user, std::string_view filter);
+// ... and publish only to `im/up/{user}/{its own device}`.
+[[nodiscard]] bool UserMayPublish(const DeviceAddress& connection, std::string_view topic);
+
+}  // namespace sparrow::protocol
