@@ -275,6 +275,20 @@ VerifyOutcome TokenVerifier::Verify(std::string_view token, std::int64_t now_ms)
   }
 }
 
+std::optional<std::string> PeekSubject(std::string_view token) {
+  auto dot1 = token.find('.');
+  if (dot1 == std::string_view::npos) return std::nullopt;
+  auto dot2 = token.find('.', dot1 + 1);
+  if (dot2 == std::string_view::npos) return std::nullopt;
+  auto payload_text = Base64UrlDecode(token.substr(dot1 + 1, dot2 - dot1 - 1));
+  if (!payload_text) return std::nullopt;
+  json payload = json::parse(*payload_text, nullptr, /*allow_exceptions=*/false);
+  if (!payload.is_object() || !payload.contains("sub") || !payload["sub"].is_string()) {
+    return std::nullopt;
+  }
+  return payload["sub"].get<std::string>();
+}
+
 SigningKey LoadOrCreateSigningKey(const std::string& dir) {
   EnsureSodium();
   namespace fs = std::filesystem;

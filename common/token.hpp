@@ -91,6 +91,10 @@ class TokenVerifier {
   std::int64_t skew_ms_;
 };
 
+// The `sub` claim of a token WITHOUT verifying it: for a service that was handed its own
+// token and needs its MQTT username. Never use it to trust anything.
+std::optional<std::string> PeekSubject(std::string_view token);
+
 // Key files under the data folder: `token_secret.key` (mode 0600: base64 of the 64-byte
 // secret) and `token_public.key` (base64 of each accepted public key, one per line; the
 // first is the current one). Throws ConfigError naming the file when it cannot be read.

@@ -196,3 +196,16 @@ TEST(TokenKeyFilesTest, BadPublicKeyFileNamesTheLine) {
 
 }  // namespace
 }  // namespace sparrow::common
+
+namespace sparrow::common {
+namespace {
+
+TEST(PeekSubjectTest, ReadsSubWithoutVerifying) {
+  TokenSigner signer(GenerateSigningKey());
+  EXPECT_EQ(PeekSubject(signer.Issue("bridge", Role::kSvc, 1764430000000, 1000)), "bridge");
+  EXPECT_FALSE(PeekSubject("garbage").has_value());
+  EXPECT_FALSE(PeekSubject("a.b.c").has_value());
+}
+
+}  // namespace
+}  // namespace sparrow::common

@@ -14,6 +14,7 @@ constexpr std::string_view kUpPrefix = "im/up/";
 constexpr std::string_view kInPrefix = "im/in/";
 constexpr std::string_view kSyncPrefix = "im/sys/sync/";
 constexpr std::string_view kPresencePrefix = "im/sys/presence/";
+constexpr std::string_view kRelationPrefix = "im/sys/relation/";
 constexpr std::string_view kSharePrefix = "$share/";
 constexpr std::size_t kMaxTopicBytes = 65535;  // MQTT's two-byte length prefix
 
@@ -91,6 +92,23 @@ std::string PresenceTopic(std::string_view broker_id, std::string_view user,
                           std::string_view device) {
   assert(IsValidBrokerId(broker_id) && IsValidUserId(user) && IsValidDeviceId(device));
   return Join(kPresencePrefix, {broker_id, user, device});
+}
+
+std::string RelationTopic(std::string_view a, std::string_view b) {
+  assert(IsValidUserId(a) && IsValidUserId(b) && a != b);
+  if (b < a) std::swap(a, b);
+  return Join(kRelationPrefix, {a, b});
+}
+
+std::optional<RelationPair> ParseRelationTopic(std::string_view topic) {
+  if (!topic.starts_with(kRelationPrefix)) return std::nullopt;
+  std::string_view rest = topic.substr(kRelationPrefix.size());
+  auto slash = rest.find('/');
+  if (slash == std::string_view::npos) return std::nullopt;
+  std::string_view a = rest.substr(0, slash);
+  std::string_view b = rest.substr(slash + 1);
+  if (!IsValidUserId(a) || !IsValidUserId(b) || a == b) return std::nullopt;
+  return RelationPair{std::string(a), std::string(b)};
 }
 
 std::string UpTopic(const DeviceAddress& address) { return UpTopic(address.user, address.device); }

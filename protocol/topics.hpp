@@ -7,6 +7,7 @@
 //   im/in/{userId}/{deviceId}                       server -> one device (SENT, error, sync)
 //   im/sys/sync/{userId}/{deviceId}                 bridge -> offline: a device's sync frame
 //   im/sys/presence/{brokerId}/{userId}/{deviceId}  plugin -> services: connect/disconnect
+//   im/sys/relation/{userId}/{userId}               authsvc -> bridges: friendship changed
 //
 // All functions are pure and thread-safe. Builders take ids that are already valid (they come
 // from an authenticated connection or a parser below) and assert it in debug builds. Parsers
@@ -25,6 +26,7 @@ namespace sparrow::protocol {
 inline constexpr std::string_view kUpFilter = "im/up/+/+";
 inline constexpr std::string_view kSyncFilter = "im/sys/sync/+/+";
 inline constexpr std::string_view kPresenceFilter = "im/sys/presence/#";
+inline constexpr std::string_view kRelationFilter = "im/sys/relation/+/+";
 
 // A broker id (one Mosquitto instance, in presence topics) uses the deviceId alphabet:
 // `^[A-Za-z0-9_-]{1,64}$`.
@@ -38,6 +40,9 @@ inline constexpr std::string_view kPresenceFilter = "im/sys/presence/#";
 [[nodiscard]] std::string SyncTopic(std::string_view user, std::string_view device);
 [[nodiscard]] std::string PresenceTopic(std::string_view broker_id, std::string_view user,
                                         std::string_view device);
+// `im/sys/relation/{a}/{b}` with the pair in sorted order (a relation has no direction).
+// Precondition: both valid userIds, a != b.
+[[nodiscard]] std::string RelationTopic(std::string_view a, std::string_view b);
 [[nodiscard]] std::string UpTopic(const DeviceAddress& address);
 [[nodiscard]] std::string DeviceTopic(const DeviceAddress& address);
 [[nodiscard]] std::string SyncTopic(const DeviceAddress& address);
@@ -49,6 +54,15 @@ inline constexpr std::string_view kPresenceFilter = "im/sys/presence/#";
 [[nodiscard]] std::optional<DeviceAddress> ParseSyncTopic(std::string_view topic);
 // Returns the userId of `im/in/{userId}`.
 [[nodiscard]] std::optional<std::string> ParseInboxTopic(std::string_view topic);
+
+// The two userIds of a relation topic (any order accepted), else nullopt.
+struct RelationPair {
+  std::string a;
+  std::string b;
+
+  friend bool operator==(const RelationPair&, const RelationPair&) = default;
+};
+[[nodiscard]] std::optional<RelationPair> ParseRelationTopic(std::string_view topic);
 
 struct PresenceAddress {
   std::string broker_id;

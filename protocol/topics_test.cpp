@@ -211,3 +211,27 @@ TEST(TopicsTest, UserMayPublishOnlyToItsOwnDevicesUpTopic) {
 
 }  // namespace
 }  // namespace sparrow::protocol
+
+namespace sparrow::protocol {
+namespace {
+
+TEST(RelationTopicTest, BuildsSortedPairAndParsesEitherOrder) {
+  EXPECT_EQ(RelationTopic("bob", "alice"), "im/sys/relation/alice/bob");
+  EXPECT_EQ(RelationTopic("alice", "bob"), "im/sys/relation/alice/bob");
+  auto pair = ParseRelationTopic("im/sys/relation/bob/alice");
+  ASSERT_TRUE(pair.has_value());
+  EXPECT_EQ(pair->a, "bob");
+  EXPECT_EQ(pair->b, "alice");
+  EXPECT_TRUE(TopicMatchesFilter(kRelationFilter, RelationTopic("al.ice", "bob")));
+}
+
+TEST(RelationTopicTest, RejectsMalformedRelationTopics) {
+  for (const char* bad :
+       {"im/sys/relation/alice", "im/sys/relation/alice/alice", "im/sys/relation/alice/bob/x",
+        "im/sys/relation/Alice/bob", "im/sys/relation//bob", "im/sys/relations/alice/bob"}) {
+    EXPECT_FALSE(ParseRelationTopic(bad).has_value()) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace sparrow::protocol

@@ -1,0 +1,410 @@
+#include "bridge/bridge_core.hpp"
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "common/ids.hpp"
+#include "common/log.hpp"
+#include "offline/store_error.hpp"
+#include "protocol/codec.hpp"
+#include "protocol/topics.hpp"
+
+namespace sparrow::bridge {
+namespace {
+
+using protocol::AckType;
+using protocol::ErrorCode;
+using protocol::ErrorFrame;
+
+ErrorFrame ChatError(std::int64_t id, ErrorCode code, std::string message,
+                     std::optional<std::int64_t> expected = std::nullopt) {
+  ErrorFrame error;
+  error.id = id;
+  error.code = code;
+  error.message = std::move(message);
+  error.expected = expected;
+  return error;
+}
+
+ErrorFrame AckError(const std::string& mid, ErrorCode code, std::string message) {
+  ErrorFrame error;
+  error.mid = mid;
+  error.code = code;
+  error.message = std::move(message);
+  return error;
+}
+
+ErrorFrame OutOfOrder(std::int64_t id, std::int64_t expected) {
+  return ChatError(id, ErrorCode::kOutOfOrder,
+                   "chat " + std::to_string(id) + " arrived before chat " +
+                       std::to_string(expected) + "; resend from " + std::to_string(expected),
+                   expected);
+}
+
+}  // namespace
+
+BridgeCore::BridgeCore(transport::Transport& transport, offline::MessageStore& store,
+                       FriendshipSource& friendships, const common::Clock& clock,
+                       BridgeOptions options, BridgeMetrics* metrics)
+    : transport_(transport),
+      store_(store),
+      clock_(clock),
+      options_(options),
+      metrics_(metrics),
+      orderer_(options.ordering),
+      tracker_(options.acks),
+      friendships_(friendships, options.friendships) {}
+
+void BridgeCore::Process(std::vector<transport::Message>& inbound) {
+  Work work;
+  for (auto& message : inbound) {
+    if (auto device = protocol::ParseUpTopic(message.topic)) {
+      HandleUp(*device, message.payload, work);
+    } else if (message.topic.starts_with("im/sys/relation/")) {
+      HandleRelation(message.topic, message.payload);
+    } else {
+      common::Logger("bridge")->debug("ignored topic={}", message.topic);
+    }
+  }
+  Commit(work);
+  if (metrics_ != nullptr) {
+    metrics_->pending_acks.Set(static_cast<double>(tracker_.pending()));
+    metrics_->waiting_chats.Set(static_cast<double>(orderer_.waiting()));
+  }
+}
+
+void BridgeCore::HandleUp(const protocol::DeviceAddress& device, const std::string& payload,
+                          Work& work) {
+  protocol::UpFrame frame = protocol::DecodeUp(payload);
+  if (auto* chat = std::get_if<protocol::ChatUp>(&frame)) {
+    if (metrics_ != nullptr) metrics_->frames_in_chat.Increment();
+    HandleChat(device, std::move(*chat), work);
+  } else if (auto* ack = std::get_if<protocol::AckUp>(&frame)) {
+    if (metrics_ != nullptr) metrics_->frames_in_ack.Increment();
+    work.receipts.push_back(Receipt{device, std::move(*ack)});
+  } else if (std::holds_alternative<protocol::SyncUp>(frame)) {
+    if (metrics_ != nullptr) metrics_->frames_in_sync.Increment();
+    // The sync service answers it; forwarding keeps the device's frames on one subscription.
+    Publish(protocol::SyncTopic(device), payload);
+  } else {
+    if (metrics_ != nullptr) metrics_->frames_in_invalid.Increment();
+    SendError(device, protocol::ToErrorFrame(std::get<protocol::DecodeError>(frame)));
+  }
+}
+
+void BridgeCore::HandleChat(const protocol::DeviceAddress& device, protocol::ChatUp chat,
+                            Work& work) {
+  if (chat.from_id && *chat.from_id != device.user) {
+    SendError(device, ChatError(chat.id, ErrorCode::kSpoofedSender,
+                                "fromId is not the user of this connection"));
+    return;
+  }
+  auto now = clock_.Now();
+  if (!orderer_.Known(device)) {
+    try {
+      orderer_.Load(device, store_.LastChatId(device.user, device.device), now);
+    } catch (const offline::StoreError& e) {
+      // No answer: the device resends, and by then the store may be back.
+      if (metrics_ != nullptr) metrics_->store_failures.Increment();
+      common::Logger("bridge")->warn("store unavailable, chat dropped user={} device={} err={}",
+                                     device.user, device.device, e.what());
+      return;
+    }
+  }
+  switch (orderer_.Offer(device, chat, now)) {
+    case ChatOrderer::Verdict::kRepeat:
+      work.repeats.push_back(Repeat{device, std::move(chat)});
+      break;
+    case ChatOrderer::Verdict::kWaiting:
+      break;
+    case ChatOrderer::Verdict::kRefused:
+      SendError(device, OutOfOrder(chat.id, orderer_.Expected(device)));
+      break;
+    case ChatOrderer::Verdict::kReady:
+      TakeTurn(device, std::move(chat), work);
+      break;
+  }
+}
+
+void BridgeCore::TakeTurn(const protocol::DeviceAddress& device, protocol::ChatUp chat,
+                          Work& work) {
+  for (;;) {
+    bool friends = false;
+    try {
+      friends = friendships_.AreFriends(device.user, chat.dest_id, clock_.Now());
+    } catch (const offline::StoreError& e) {
+      if (metrics_ != nullptr) metrics_->store_failures.Increment();
+      common::Logger("bridge")->warn("store unavailable, chat dropped user={} device={} err={}",
+                                     device.user, device.device, e.what());
+      orderer_.Forget(device);
+      return;
+    }
+    if (!friends) {
+      SendError(device, ChatError(chat.id, ErrorCode::kNotFriends,
+                                  chat.dest_id + " is not a friend of " + device.user));
+      for (auto& refused : orderer_.Refuse(device, chat.id)) {
+        SendError(refused.device, OutOfOrder(refused.chat.id, refused.expected));
+      }
+      return;
+    }
+    std::int64_t id = chat.id;
+    work.chats.push_back(AcceptedChat{device, std::move(chat)});
+    auto next = orderer_.Accept(device, id);
+    if (!next) return;
+    chat = std::move(*next);
+  }
+}
+
+void BridgeCore::HandleRelation(const std::string& topic, const std::string& payload) {
+  auto pair = protocol::ParseRelationTopic(topic);
+  if (!pair) return;
+  auto json = nlohmann::json::parse(payload, nullptr, /*allow_exceptions=*/false);
+  if (!json.is_object() || !json.contains("friends") || !json["friends"].is_boolean()) {
+    common::Logger("bridge")->warn("bad relation announcement topic={}", topic);
+    return;
+  }
+  friendships_.Set(pair->a, pair->b, json["friends"].get<bool>(), clock_.Now());
+}
+
+std::optional<BridgeCore::ChatInfo> BridgeCore::LookUpChat(const std::string& mid) {
+  auto it = chats_.find(mid);
+  if (it != chats_.end()) return it->second;
+  auto record = store_.FindChat(mid);  // may throw StoreError
+  if (!record) return std::nullopt;
+  ChatInfo info{record->from_user, record->from_device,       record->client_id,
+                record->dest_user, record->delivered_at != 0, record->read_at != 0};
+  RememberChat(mid, info);
+  return info;
+}
+
+void BridgeCore::RememberChat(const std::string& mid, ChatInfo info) {
+  if (options_.chat_cache_entries == 0) return;
+  auto [it, inserted] = chats_.insert_or_assign(mid, std::move(info));
+  if (!inserted) return;
+  chats_order_.push_back(mid);
+  while (chats_.size() > options_.chat_cache_entries && !chats_order_.empty()) {
+    chats_.erase(chats_order_.front());
+    chats_order_.pop_front();
+  }
+}
+
+void BridgeCore::Commit(Work& work) {
+  if (work.chats.empty() && work.receipts.empty()) {
+    AnswerRepeats(work.repeats);
+    return;
+  }
+  const std::int64_t now_ms = clock_.WallMillis();
+  offline::WriteBatch batch;
+  batch.chats.reserve(work.chats.size());
+  for (const auto& accepted : work.chats) {
+    protocol::ChatDown down;
+    down.mid = common::NewMid(now_ms);
+    down.id = accepted.chat.id;
+    down.from_id = accepted.device.user;
+    down.from_device = accepted.device.device;
+    down.dest_id = accepted.chat.dest_id;
+    down.kind = accepted.chat.kind;
+    down.msg_body = accepted.chat.msg_body;
+    down.ts = now_ms;
+    std::string content = protocol::EncodeChatDown(down);
+    batch.chats.push_back(offline::ChatWrite{down.mid, accepted.device.user, accepted.device.device,
+                                             accepted.chat.id, accepted.chat.dest_id, now_ms,
+                                             content, content});
+  }
+
+  // Receipts: resolve the chat each names; a READ of a chat not yet DELIVERED writes both.
+  for (std::size_t i = 0; i < work.receipts.size(); ++i) {
+    const Receipt& receipt = work.receipts[i];
+    std::optional<ChatInfo> info;
+    try {
+      info = LookUpChat(receipt.ack.mid);
+    } catch (const offline::StoreError& e) {
+      if (metrics_ != nullptr) metrics_->store_failures.Increment();
+      common::Logger("bridge")->warn("store unavailable, receipt dropped err={}", e.what());
+      continue;  // the chat is retransmitted; the device acks it again
+    }
+    if (!info || info->dest_user != receipt.device.user) {
+      SendError(receipt.device,
+                AckError(receipt.ack.mid, ErrorCode::kUnknownMessage,
+                         "no chat with this mid was sent to " + receipt.device.user));
+      continue;
+    }
+    auto add = [&](offline::ReceiptKind kind) {
+      protocol::AckDown down;
+      down.msg_type =
+          kind == offline::ReceiptKind::kDelivered ? AckType::kDelivered : AckType::kRead;
+      down.from_id = info->dest_user;
+      down.dest_id = info->from_user;
+      down.ack_msg_id = info->client_id;
+      down.ack_device = info->from_device;
+      down.mid = receipt.ack.mid;
+      batch.receipts.push_back(offline::ReceiptWrite{receipt.ack.mid, kind, now_ms, info->from_user,
+                                                     protocol::EncodeAckDown(down)});
+    };
+    if (!info->delivered) add(offline::ReceiptKind::kDelivered);
+    if (receipt.ack.msg_type == AckType::kRead && !info->read) add(offline::ReceiptKind::kRead);
+    if (info->delivered && (receipt.ack.msg_type == AckType::kDelivered || info->read)) {
+      tracker_.Acked(receipt.ack.mid);  // already recorded: nothing to write
+    }
+  }
+
+  if (batch.chats.empty() && batch.receipts.empty()) {
+    AnswerRepeats(work.repeats);
+    return;
+  }
+
+  offline::BatchResult result;
+  auto started = std::chrono::steady_clock::now();
+  try {
+    result = store_.Commit(batch);
+  } catch (const offline::StoreError& e) {
+    // Nothing was written and nothing is answered: devices resend with the same ids. Their
+    // in-memory last ids ran ahead of the store, so forget them.
+    if (metrics_ != nullptr) metrics_->store_failures.Increment();
+    common::Logger("bridge")->warn("group commit failed chats={} receipts={} err={}",
+                                   batch.chats.size(), batch.receipts.size(), e.what());
+    for (const auto& accepted : work.chats) orderer_.Forget(accepted.device);
+    return;
+  }
+  if (metrics_ != nullptr) {
+    metrics_->commit_seconds.Observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    metrics_->batch_frames.Observe(static_cast<double>(batch.chats.size() + batch.receipts.size()));
+  }
+
+  const auto now = clock_.Now();
+  for (std::size_t i = 0; i < work.chats.size(); ++i) {
+    const AcceptedChat& accepted = work.chats[i];
+    const offline::ChatWrite& write = batch.chats[i];
+    const offline::ChatResult& stored = result.chats[i];
+    SendSent(accepted.device, accepted.chat, stored.mid);
+    if (stored.outcome == offline::ChatOutcome::kDuplicate) {
+      if (metrics_ != nullptr) metrics_->chats_duplicate.Increment();
+      continue;
+    }
+    if (metrics_ != nullptr) metrics_->chats_stored.Increment();
+    std::string dest_topic = protocol::InboxTopic(write.dest_user);
+    std::string dest_frame = protocol::WithSeq(write.dest_content, stored.dest_seq);
+    if (Publish(dest_topic, dest_frame) && metrics_ != nullptr) {
+      metrics_->frames_out_chat.Increment();
+    }
+    tracker_.Track(stored.mid, std::move(dest_topic), std::move(dest_frame), now);
+    if (Publish(protocol::InboxTopic(write.from_user),
+                protocol::WithSeq(write.sender_content, stored.sender_seq)) &&
+        metrics_ != nullptr) {
+      metrics_->frames_out_copy.Increment();
+    }
+    RememberChat(stored.mid, ChatInfo{write.from_user, write.from_device, write.client_id,
+                                      write.dest_user, false, false});
+  }
+  for (std::size_t i = 0; i < batch.receipts.size(); ++i) {
+    const offline::ReceiptWrite& write = batch.receipts[i];
+    const offline::ReceiptResult& stored = result.receipts[i];
+    if (write.kind == offline::ReceiptKind::kDelivered) tracker_.Acked(write.mid);
+    if (auto it = chats_.find(write.mid); it != chats_.end()) {
+      (write.kind == offline::ReceiptKind::kDelivered ? it->second.delivered : it->second.read) =
+          true;
+    }
+    if (stored.outcome != offline::ReceiptOutcome::kRecorded) continue;
+    if (metrics_ != nullptr) metrics_->receipts_stored.Increment();
+    if (Publish(protocol::InboxTopic(write.sender_user),
+                protocol::WithSeq(write.content, stored.seq)) &&
+        metrics_ != nullptr) {
+      metrics_->frames_out_receipt.Increment();
+    }
+  }
+  AnswerRepeats(work.repeats);
+}
+
+void BridgeCore::AnswerRepeats(const std::vector<Repeat>& repeats) {
+  // After the commit, so that a repeat of a chat accepted in this very batch finds its mid.
+  for (const auto& repeat : repeats) {
+    std::optional<std::string> mid;
+    try {
+      mid = store_.FindChatMid(repeat.device.user, repeat.device.device, repeat.chat.id);
+    } catch (const offline::StoreError& e) {
+      if (metrics_ != nullptr) metrics_->store_failures.Increment();
+      common::Logger("bridge")->warn("store unavailable, repeat unanswered err={}", e.what());
+      continue;
+    }
+    if (metrics_ != nullptr) metrics_->chats_duplicate.Increment();
+    if (mid) {
+      SendSent(repeat.device, repeat.chat, *mid);
+    } else {
+      // Accepted before but not (or no longer) stored: nothing to name it by. Rare: a chat
+      // still waiting for its predecessor was sent again; it is answered when its turn comes.
+      common::Logger("bridge")->debug("repeat of an unknown chat user={} device={} id={}",
+                                      repeat.device.user, repeat.device.device, repeat.chat.id);
+    }
+  }
+}
+
+void BridgeCore::Tick() {
+  auto now = clock_.Now();
+  for (auto& refused : orderer_.Expire(now)) {
+    SendError(refused.device, OutOfOrder(refused.chat.id, refused.expected));
+  }
+  for (auto& resend : tracker_.Due(now)) {
+    if (Publish(resend.topic, resend.payload) && metrics_ != nullptr) {
+      metrics_->frames_out_retransmit.Increment();
+    }
+  }
+  if (metrics_ != nullptr) {
+    metrics_->pending_acks.Set(static_cast<double>(tracker_.pending()));
+    metrics_->waiting_chats.Set(static_cast<double>(orderer_.waiting()));
+  }
+}
+
+std::optional<common::SteadyTime> BridgeCore::NextDeadline() const {
+  auto a = orderer_.NextDeadline();
+  auto b = tracker_.NextDeadline();
+  if (!a) return b;
+  if (!b) return a;
+  return std::min(*a, *b);
+}
+
+void BridgeCore::SendError(const protocol::DeviceAddress& device, const ErrorFrame& error) {
+  if (metrics_ != nullptr) {
+    metrics_->Error(error.code).Increment();
+    metrics_->frames_out_error.Increment();
+  }
+  Publish(protocol::DeviceTopic(device), protocol::EncodeError(error));
+}
+
+void BridgeCore::SendSent(const protocol::DeviceAddress& device, const protocol::ChatUp& chat,
+                          const std::string& mid) {
+  protocol::AckDown sent;
+  sent.msg_type = AckType::kSent;
+  sent.from_id = device.user;
+  sent.dest_id = chat.dest_id;
+  sent.ack_msg_id = chat.id;
+  sent.ack_device = device.device;
+  sent.mid = mid;
+  if (Publish(protocol::DeviceTopic(device), protocol::EncodeAckDown(sent)) &&
+      metrics_ != nullptr) {
+    metrics_->frames_out_sent.Increment();
+  }
+}
+
+bool BridgeCore::Publish(const std::string& topic, const std::string& payload) {
+  // Backpressure means the transport's queue is full: wait for it to drain a little (the
+  // broker is the bottleneck then, and slowing the core is the right reaction).
+  for (int attempt = 0; attempt < 2000; ++attempt) {
+    switch (transport_.Publish(topic, payload, 1)) {
+      case transport::PublishResult::kQueued:
+        return true;
+      case transport::PublishResult::kBackpressure:
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        continue;
+      case transport::PublishResult::kNotConnected:
+      case transport::PublishResult::kInvalid:
+        if (metrics_ != nullptr) metrics_->publish_failures.Increment();
+        return false;  // devices resend / the tracker retransmits / sync recovers
+    }
+  }
+  if (metrics_ != nullptr) metrics_->publish_failures.Increment();
+  return false;
+}
+
+}  // namespace sparrow::bridge

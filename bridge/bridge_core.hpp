@@ -1,0 +1,125 @@
+// The bridge's logic: everything devices publish on im/up/{user}/{device} becomes stored,
+// ordered, deduplicated frames with receipts (topics.md; docs/DESIGN.md "A message's way").
+//
+// Process() takes the frames that arrived together and handles them as one group commit:
+//   1. decode; answer bad_frame / too_large / spoofed_sender at once; forward `sync` to the
+//      sync service (im/sys/sync/{user}/{device});
+//   2. order each device's chats by id (ChatOrderer); decide not_friends when a chat's turn
+//      comes (FriendshipCache);
+//   3. resolve receipts (the chat must be addressed to the acking user, else unknown_message);
+//   4. write every accepted chat and receipt in ONE store transaction;
+//   5. only then publish: SENT to the sending device, the chat to the recipient's inbox, the
+//      sender's copy to the sender's inbox, receipts to the chat's sender; and answer repeats
+//      with the SENT of the first time.
+// If the store fails, nothing is answered (no SENT): devices resend with the same ids, and the
+// ordering state of the devices concerned is dropped and reloaded from the store.
+// Tick() retransmits chats that got no DELIVERED in time and refuses chats that waited too
+// long for a predecessor.
+//
+// Not thread-safe: one core thread owns it (BridgeService). Time comes from the Clock.
+#pragma once
+
+#include <cstddef>
+#include <deque>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "bridge/ack_tracker.hpp"
+#include "bridge/bridge_metrics.hpp"
+#include "bridge/chat_orderer.hpp"
+#include "bridge/friendships.hpp"
+#include "common/clock.hpp"
+#include "offline/message_store.hpp"
+#include "protocol/frames.hpp"
+#include "protocol/identity.hpp"
+#include "transport/transport.hpp"
+
+namespace sparrow::bridge {
+
+struct BridgeOptions {
+  ChatOrderer::Options ordering{};
+  AckTracker::Options acks{};
+  FriendshipCache::Options friendships{};
+  // Chats whose info (sender, recipient, receipts) is remembered for receipts without a read.
+  std::size_t chat_cache_entries = 200'000;
+};
+
+class BridgeCore {
+ public:
+  // All references must outlive the core. `metrics` may be null.
+  BridgeCore(transport::Transport& transport, offline::MessageStore& store,
+             FriendshipSource& friendships, const common::Clock& clock, BridgeOptions options,
+             BridgeMetrics* metrics);
+
+  // Handles frames that arrived together (im/up/+/+ and im/sys/relation/+/+); others are
+  // ignored. Never throws for anything a device sent; store failures are handled as above.
+  void Process(std::vector<transport::Message>& inbound);
+
+  // Retransmissions and reorder timeouts that are due now.
+  void Tick();
+  // When Tick() next has work (nullopt: nothing pending).
+  std::optional<common::SteadyTime> NextDeadline() const;
+
+  // Forgets all per-device ordering state (e.g. after a reconnect to the store).
+  void ResetOrdering() { orderer_.ForgetAll(); }
+
+  std::size_t pending_acks() const { return tracker_.pending(); }
+  std::size_t waiting_chats() const { return orderer_.waiting(); }
+
+ private:
+  struct AcceptedChat {
+    protocol::DeviceAddress device;
+    protocol::ChatUp chat;
+  };
+  struct Repeat {
+    protocol::DeviceAddress device;
+    protocol::ChatUp chat;
+  };
+  struct Receipt {
+    protocol::DeviceAddress device;  // the acking device (a device of the recipient)
+    protocol::AckUp ack;
+  };
+  struct Work {
+    std::vector<AcceptedChat> chats;
+    std::vector<Repeat> repeats;
+    std::vector<Receipt> receipts;
+  };
+  // What the bridge remembers of a chat it stored, so that receipts need no read.
+  struct ChatInfo {
+    std::string from_user;
+    std::string from_device;
+    std::int64_t client_id = 0;
+    std::string dest_user;
+    bool delivered = false;
+    bool read = false;
+  };
+
+  void HandleUp(const protocol::DeviceAddress& device, const std::string& payload, Work& work);
+  void HandleChat(const protocol::DeviceAddress& device, protocol::ChatUp chat, Work& work);
+  void TakeTurn(const protocol::DeviceAddress& device, protocol::ChatUp chat, Work& work);
+  void HandleRelation(const std::string& topic, const std::string& payload);
+  void Commit(Work& work);
+  void AnswerRepeats(const std::vector<Repeat>& repeats);
+  std::optional<ChatInfo> LookUpChat(const std::string& mid);
+  void RememberChat(const std::string& mid, ChatInfo info);
+
+  void SendError(const protocol::DeviceAddress& device, const protocol::ErrorFrame& error);
+  void SendSent(const protocol::DeviceAddress& device, const protocol::ChatUp& chat,
+                const std::string& mid);
+  bool Publish(const std::string& topic, const std::string& payload);
+
+  transport::Transport& transport_;
+  offline::MessageStore& store_;
+  const common::Clock& clock_;
+  BridgeOptions options_;
+  BridgeMetrics* metrics_;
+  ChatOrderer orderer_;
+  AckTracker tracker_;
+  FriendshipCache friendships_;
+  std::unordered_map<std::string, ChatInfo> chats_;
+  std::deque<std::string> chats_order_;  // FIFO eviction of chats_
+};
+
+}  // namespace sparrow::bridge

@@ -1,0 +1,73 @@
+#include "bridge/config.hpp"
+
+#include <CLI/CLI.hpp>
+#include <cstdlib>
+
+#include "common/error.hpp"
+#include "offline/db_flags.hpp"
+#include "transport/service_flags.hpp"
+
+namespace sparrow::bridge {
+
+BridgeConfig LoadBridgeConfig(int argc, char** argv) {
+  BridgeConfig config;
+  CLI::App app{
+      "sparrow-bridge: stores, orders and delivers the chats and receipts devices publish on "
+      "im/up/{user}/{device} (see topics.md)"};
+  transport::ServiceFlags mqtt;
+  offline::DbFlags db;
+  int reorder_wait_ms = 2000;
+  int ack_timeout_ms = 5000;
+  int max_tries = 3;
+
+  mqtt.AddTo(app, "bridge");
+  app.add_option("--share-group", config.share_group, "Shared-subscription group of the bridges")
+      ->capture_default_str();
+  db.AddTo(app);
+  app.add_option("--reorder-wait-ms", reorder_wait_ms,
+                 "How long a chat waits for its predecessor (1000-5000)")
+      ->envname("SPARROW_REORDER_WAIT_MS")
+      ->capture_default_str();
+  app.add_option("--ack-timeout-ms", ack_timeout_ms,
+                 "Republish a chat without DELIVERED after this long")
+      ->envname("SPARROW_ACK_TIMEOUT_MS")
+      ->capture_default_str();
+  app.add_option("--max-tries", max_tries, "Live publishes of a chat at most (then: sync)")
+      ->envname("SPARROW_MAX_TRIES")
+      ->capture_default_str();
+  app.add_option("--max-batch", config.service.max_batch, "Frames per group commit at most")
+      ->envname("SPARROW_MAX_BATCH")
+      ->capture_default_str();
+  app.add_option("--metrics-port", config.metrics_port, "Port of /metrics (0: none)")
+      ->envname("SPARROW_BRIDGE_METRICS_PORT")
+      ->capture_default_str();
+  app.add_option("--metrics-bind", config.metrics_bind, "Address of /metrics")
+      ->capture_default_str();
+  app.add_option("--log-level", config.log_level, "trace|debug|info|warn|error")
+      ->envname("SPARROW_LOG_LEVEL")
+      ->capture_default_str();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    std::exit(app.exit(e));
+  }
+
+  if (reorder_wait_ms < 1000 || reorder_wait_ms > 5000) {
+    throw common::ConfigError("--reorder-wait-ms: must be between 1000 and 5000");
+  }
+  if (ack_timeout_ms < 100) throw common::ConfigError("--ack-timeout-ms: must be >= 100");
+  if (max_tries < 1) throw common::ConfigError("--max-tries: must be >= 1");
+  if (config.service.max_batch < 1) throw common::ConfigError("--max-batch: must be >= 1");
+
+  config.mqtt_library = mqtt.library;
+  config.mqtt = mqtt.ToOptions();
+  config.mqtt.max_inflight = 1000;
+  config.mqtt.max_pending = 60000;
+  config.db = db.ToOptions();
+  config.core.ordering.max_wait = std::chrono::milliseconds(reorder_wait_ms);
+  config.core.acks.ack_timeout = std::chrono::milliseconds(ack_timeout_ms);
+  config.core.acks.max_tries = max_tries;
+  return config;
+}
+
+}  // namespace sparrow::bridge

@@ -1,0 +1,30 @@
+// sparrow-bridge's settings: flags with environment fallbacks, validated once at start.
+#pragma once
+
+#include <chrono>
+#include <string>
+
+#include "bridge/bridge_core.hpp"
+#include "bridge/bridge_service.hpp"
+#include "offline/db_url.hpp"
+#include "transport/transport.hpp"
+
+namespace sparrow::bridge {
+
+struct BridgeConfig {
+  transport::Options mqtt{};
+  std::string mqtt_library = "mosquitto";  // or "paho"
+  std::string share_group = "bridge";
+  offline::DbOptions db{};
+  BridgeOptions core{};
+  BridgeService::Options service{};
+  std::string metrics_bind = "127.0.0.1";
+  int metrics_port = 0;  // 0: no metrics endpoint
+  std::string log_level = "info";
+};
+
+// Parses argv (and SPARROW_* environment variables). Prints help and exits on --help; throws
+// common::ConfigError naming the option on a bad value.
+BridgeConfig LoadBridgeConfig(int argc, char** argv);
+
+}  // namespace sparrow::bridge

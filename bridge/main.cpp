@@ -1,0 +1,109 @@
+// sparrow-bridge: the messaging core. Consumes what devices publish on im/up/{user}/{device}
+// (a shared subscription, so several bridges share the load), stores chats and receipts in
+// group commits, and publishes SENT, the chats, the senders' copies and the receipts.
+//
+//   sparrow-bridge --token-file data/keys/bridge.token --db sqlite:data/sparrow.db
+//
+// Needs: a broker with the Sparrow plugin, an `svc` token, the database (see deploy/README.md).
+#include <csignal>
+
+#include "bridge/bridge_core.hpp"
+#include "bridge/bridge_metrics.hpp"
+#include "bridge/bridge_service.hpp"
+#include "bridge/config.hpp"
+#include "common/clock.hpp"
+#include "common/error.hpp"
+#include "common/log.hpp"
+#include "common/metrics_server.hpp"
+#include "offline/account_store.hpp"
+#include "offline/db_url.hpp"
+#include "offline/soci_message_store.hpp"
+#include "protocol/topics.hpp"
+
+namespace {
+
+// Friendships as the bridge asks for them, from the relations table.
+class AccountFriendships final : public sparrow::bridge::FriendshipSource {
+ public:
+  explicit AccountFriendships(sparrow::offline::AccountStore& accounts) : accounts_(accounts) {}
+  bool AreFriends(const std::string& a, const std::string& b) override {
+    return accounts_.AreFriends(a, b);
+  }
+
+ private:
+  sparrow::offline::AccountStore& accounts_;
+};
+
+int WaitForSignal() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  int signal = 0;
+  sigwait(&set, &signal);
+  return signal;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace sparrow;
+  // Block the stop signals in every thread; the main thread waits for them below.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+
+  auto log = common::Logger("bridge");
+  try {
+    bridge::BridgeConfig config = bridge::LoadBridgeConfig(argc, argv);
+    common::SetLogLevel(config.log_level);
+    auto& clock = common::SystemClock::Instance();
+
+    offline::SociMessageStore store(config.db, clock);
+    offline::AccountStore accounts(config.db, clock);
+    AccountFriendships friendships(accounts);
+
+    auto registry = std::make_shared<prometheus::Registry>();
+    bridge::BridgeMetrics metrics(*registry);
+    std::unique_ptr<common::MetricsServer> metrics_server;
+    if (config.metrics_port != 0) {
+      metrics_server = std::make_unique<common::MetricsServer>(registry, config.metrics_bind,
+                                                               config.metrics_port);
+      metrics_server->Start();
+    }
+
+    auto transport = transport::MakeTransport(config.mqtt_library, config.mqtt);
+    bridge::BridgeCore core(*transport, store, friendships, clock, config.core, &metrics);
+    bridge::BridgeService service(*transport, core, config.service, &metrics);
+    transport->SetConnectionHandler([log](bool connected, int reason) {
+      if (connected) {
+        log->info("connected to the broker");
+      } else {
+        log->warn("disconnected from the broker reason={}", reason);
+      }
+    });
+    transport->Subscribe("$share/" + config.share_group + "/" + std::string(protocol::kUpFilter),
+                         1);
+    transport->Subscribe(std::string(protocol::kRelationFilter), 1);
+    service.Start();
+    transport->Start();
+    log->info("started client_id={} broker={}:{} db={} metrics_port={}", config.mqtt.client_id,
+              config.mqtt.host, config.mqtt.port, offline::RedactDbUrl(config.db.url),
+              metrics_server ? metrics_server->port() : 0);
+
+    int signal = WaitForSignal();
+    log->info("stopping on signal {}", signal);
+    transport->Stop();
+    service.Stop();
+    if (metrics_server) metrics_server->Stop();
+    return 0;
+  } catch (const common::ConfigError& e) {
+    log->error("configuration: {}", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    log->error("fatal: {}", e.what());
+    return 1;
+  }
+}
