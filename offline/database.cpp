@@ -135,6 +135,14 @@ bool Statement::Execute() {
   }
 }
 
+void Statement::ResetSqlite() {
+  if (!statement_) return;
+  // static_cast: libsoci_sqlite3 exports no typeinfo for its backend, and the caller knows
+  // the dialect.
+  auto* backend = static_cast<soci::sqlite3_statement_backend*>(statement_->get_backend());
+  if (backend != nullptr && backend->stmt_ != nullptr) sqlite_api::sqlite3_reset(backend->stmt_);
+}
+
 bool Statement::Next() {
   const bool got = statement_->fetch();
   ClearNullColumns();
@@ -271,9 +279,11 @@ void Database::Attempt(bool transaction, bool retry_on_unique, const std::functi
         began = true;
       }
       body();
+      ResetStatements();
       if (transaction) session_->commit();
       return;
     } catch (const soci::soci_error& e) {
+      ResetStatements();
       const DbErrorKind kind = ClassifyDbError(e);
       if (kind == DbErrorKind::kConnectionLost) {
         MarkBroken();
@@ -295,10 +305,16 @@ void Database::Attempt(bool transaction, bool retry_on_unique, const std::functi
       // killed or timed out); if reconnecting fails too, back off like any other failure.
       if (kind != DbErrorKind::kConnectionLost || attempt > 1) Backoff(attempt);
     } catch (...) {
+      ResetStatements();
       if (began) RollbackQuietly();
       throw;
     }
   }
+}
+
+void Database::ResetStatements() {
+  if (dialect_ != Dialect::kSqlite) return;  // MySQL: results are read whole, nothing is held
+  for (auto& [key, statement] : statements_) statement->ResetSqlite();
 }
 
 }  // namespace sparrow::offline

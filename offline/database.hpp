@@ -44,6 +44,11 @@ class Statement {
   bool Execute();
   // Loads the next row of a query; false when there are no more.
   bool Next();
+  // SQLite only: ends the current execution (sqlite3_reset). A query stepped to one row and left
+  // alone keeps SQLite's implicit transaction open: the connection then holds its read
+  // snapshot, and any write it made in autocommit mode stays uncommitted with the write lock
+  // held. Database calls it for every cached statement after each Run/WriteTransaction body.
+  void ResetSqlite();
 
   // Columns of the current row; NULL reads as 0 / "".
   std::int64_t Int(std::size_t column) const { return columns_[column].integer; }
@@ -163,6 +168,7 @@ class Database {
   std::uint64_t retries_ = 0;
   // Declared after session_, so destroyed before it: statements must go first.
   std::unordered_map<std::string, std::unique_ptr<Statement>> statements_;
+  void ResetStatements();
 };
 
 }  // namespace sparrow::offline

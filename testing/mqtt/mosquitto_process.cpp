@@ -4,7 +4,6 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <spawn.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -45,13 +44,6 @@ std::string BrokerBinary(const MosquittoOptions& options) {
   }
   if (::access("/usr/sbin/mosquitto", X_OK) == 0) return "/usr/sbin/mosquitto";
   return "mosquitto";
-}
-
-std::string ReadFile(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
 }
 
 // argv for exec: pointers into `args`, which must outlive the call.
@@ -96,7 +88,7 @@ MosquittoProcess::~MosquittoProcess() {
   }
 }
 
-std::string MosquittoProcess::ReadLog() const { return ReadFile(log_path()); }
+std::string MosquittoProcess::ReadLog() const { return ReadTextFile(log_path()); }
 
 void MosquittoProcess::GenerateConfig() {
   std::vector<std::string> args = {"bash",       SourceDir() + "/scripts/gen-mosquitto-conf",
@@ -134,54 +126,24 @@ void MosquittoProcess::GenerateConfig() {
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    throw std::runtime_error("MosquittoProcess: gen-mosquitto-conf failed: " + ReadFile(err_path));
+    throw std::runtime_error("MosquittoProcess: gen-mosquitto-conf failed: " +
+                             ReadTextFile(err_path));
   }
-}
-
-bool MosquittoProcess::Reap(bool block) {
-  if (pid_ <= 0) return true;
-  int status = 0;
-  pid_t r;
-  do {
-    r = ::waitpid(pid_, &status, block ? 0 : WNOHANG);
-  } while (r < 0 && errno == EINTR);
-  if (r == pid_ || (r < 0 && errno == ECHILD)) {
-    pid_ = -1;
-    return true;
-  }
-  return false;
 }
 
 bool MosquittoProcess::SpawnAndWait() {
-  // Everything the child needs is prepared before fork(): between fork and exec only
-  // async-signal-safe calls (the test process has threads).
-  std::vector<std::string> args = {BrokerBinary(options_), "-c", config_path().string()};
-  auto argv = Argv(args);
-  const int log_fd = ::open(log_path().c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (log_fd < 0) {
-    throw std::runtime_error("MosquittoProcess: open log: " + std::string(std::strerror(errno)));
-  }
-  const pid_t parent = ::getpid();
-  const pid_t pid = ::fork();
-  if (pid < 0) {
-    ::close(log_fd);
-    throw std::runtime_error("MosquittoProcess: fork: " + std::string(std::strerror(errno)));
-  }
-  if (pid == 0) {
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent) ::_exit(126);  // the parent died before prctl
-    ::dup2(log_fd, STDOUT_FILENO);
-    ::dup2(log_fd, STDERR_FILENO);
-    ::execvp(argv[0], argv.data());
-    ::_exit(127);
-  }
-  ::close(log_fd);
-  pid_ = pid;
-
+  process_ = std::make_unique<ChildProcess>(ChildOptions{
+      .binary = BrokerBinary(options_),
+      .args = {"-c", config_path().string()},
+      .env = {},
+      .log_path = log_path(),
+      .stop_timeout = options_.stop_timeout,
+  });
+  process_->Start();
   bool exited = false;
   const bool listening = WaitUntil(
       [&] {
-        if (Reap(false)) {
+        if (!process_->running()) {
           exited = true;
           return true;
         }
@@ -218,18 +180,19 @@ void MosquittoProcess::Start() {
 }
 
 void MosquittoProcess::Stop() {
-  if (!running()) return;
-  ::kill(pid_, SIGTERM);
-  if (!WaitUntil([this] { return Reap(false); }, options_.stop_timeout,
-                 std::chrono::milliseconds(10))) {
-    Kill();
-  }
+  if (process_) process_->Stop();
 }
 
 void MosquittoProcess::Kill() {
-  if (!running()) return;
-  ::kill(pid_, SIGKILL);
-  Reap(true);
+  if (process_) process_->Kill();
+}
+
+void MosquittoProcess::Pause() {
+  if (process_) process_->Pause();
+}
+
+void MosquittoProcess::Resume() {
+  if (process_) process_->Resume();
 }
 
 void MosquittoProcess::Restart() {

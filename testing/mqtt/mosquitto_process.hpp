@@ -21,9 +21,12 @@
 
 #include <chrono>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "testing/mqtt/child_process.hpp"
 
 namespace sparrow::testing {
 
@@ -65,8 +68,12 @@ class MosquittoProcess {
   // Stop() if running, then Start() on the same port with the same persistence folder.
   void Restart();
 
-  bool running() const { return pid_ > 0; }
-  pid_t pid() const { return pid_; }
+  // SIGSTOP / SIGCONT: a broker that hangs.
+  void Pause();
+  void Resume();
+
+  bool running() const { return process_ && process_->pid() > 0; }
+  pid_t pid() const { return process_ ? process_->pid() : -1; }
   int port() const { return port_; }
   const std::string& host() const { return options_.bind; }
   const std::filesystem::path& dir() const { return dir_; }
@@ -79,12 +86,11 @@ class MosquittoProcess {
  private:
   void GenerateConfig();
   bool SpawnAndWait();  // false: the broker exited before listening
-  bool Reap(bool block);
 
   const MosquittoOptions options_;
   std::filesystem::path dir_;
   int port_ = 0;
-  pid_t pid_ = -1;
+  std::unique_ptr<ChildProcess> process_;
 };
 
 }  // namespace sparrow::testing
