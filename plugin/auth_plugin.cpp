@@ -77,6 +77,13 @@ AuthDecision AuthPlugin::OnBasicAuth(ClientHandle client, std::string_view usern
   AuthDecision decision = policy_.Authenticate(username, password, client_id, now_ms);
   std::string id;
   if (decision.allowed()) {
+    if (auto revoked = revoked_before_.find(decision.connection.user);
+        revoked != revoked_before_.end() && decision.token_issued_ms < revoked->second) {
+      decision.refusal = AuthRefusal::kRevoked;
+      decision.connection = {};
+    }
+  }
+  if (decision.allowed()) {
     id = client_id;
     if (auto held = holders_.find(id); held != holders_.end()) {
       auto holder = connections_.find(held->second);
@@ -93,6 +100,9 @@ AuthDecision AuthPlugin::OnBasicAuth(ClientHandle client, std::string_view usern
   }
   ++stats_.connects_allowed;
   holders_[id] = client;  // a same-role takeover: the old connection's DISCONNECT comes later
+  if (decision.connection.role == common::Role::kUser) {
+    presence_.push_back(PresenceEvent{decision.connection.user, decision.connection.device, true});
+  }
   connections_[client] = Entry{decision.connection, std::move(id), false};
   return decision;
 }
@@ -127,9 +137,22 @@ void AuthPlugin::OnDisconnect(ClientHandle client) {
   if (auto held = holders_.find(it->second.client_id);
       held != holders_.end() && held->second == client) {
     holders_.erase(held);
+    const Connection& gone = it->second.connection;
+    if (gone.role == common::Role::kUser) {
+      presence_.push_back(PresenceEvent{gone.user, gone.device, false});
+    }
   }
   it->second.departed = true;
   departed_.push_back(client);
+}
+
+bool AuthPlugin::Revoke(std::string_view user, std::int64_t before_ms) {
+  auto [it, inserted] = revoked_before_.try_emplace(std::string(user), before_ms);
+  if (!inserted) {
+    if (it->second >= before_ms) return false;
+    it->second = before_ms;
+  }
+  return true;
 }
 
 void AuthPlugin::OnTick() {

@@ -59,6 +59,16 @@ struct PluginOptions {
 enum class AclAccess { kRead, kWrite, kSubscribe, kUnsubscribe };
 [[nodiscard]] std::string_view ToString(AclAccess access);
 
+// A device of a user connected to or left this broker: reported on
+// im/sys/presence/{broker_id}/{user}/{device} (retained while online; see topics.md).
+struct PresenceEvent {
+  std::string user;
+  std::string device;
+  bool online = false;
+
+  friend bool operator==(const PresenceEvent&, const PresenceEvent&) = default;
+};
+
 // Counters, for logs and tests. Monotonic.
 struct PluginStats {
   std::uint64_t connects_allowed = 0;
@@ -85,6 +95,17 @@ class AuthPlugin {
   void OnDisconnect(ClientHandle client);
   // MOSQ_EVT_TICK: forgets the connections that disconnected before it.
   void OnTick();
+  // A revocation announced by the REST service (im/sys/revoke/{user}, from an `svc`
+  // connection): tokens of `user` issued before `before_ms` are refused from now on. Returns
+  // true when it is news (the caller then kicks the user's live connections).
+  bool Revoke(std::string_view user, std::int64_t before_ms);
+
+  // Presence changes since the last call, in order (users only; services are not reported).
+  // A same-role takeover reports no offline for the old connection: the device stays online.
+  [[nodiscard]] std::vector<PresenceEvent> TakePresenceEvents() {
+    return std::exchange(presence_, {});
+  }
+
   // MOSQ_EVT_RELOAD: new keys (e.g. after a rotation). Live connections keep their state.
   void ReplacePolicy(AuthPolicy policy) { policy_ = std::move(policy); }
 
@@ -107,6 +128,8 @@ class AuthPlugin {
   std::unordered_map<ClientHandle, Entry> connections_;
   std::unordered_map<std::string, ClientHandle> holders_;  // client id -> live connection
   std::vector<ClientHandle> departed_;
+  std::unordered_map<std::string, std::int64_t> revoked_before_;  // user -> ms
+  std::vector<PresenceEvent> presence_;
   PluginStats stats_;
 };
 

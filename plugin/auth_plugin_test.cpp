@@ -169,6 +169,35 @@ std::string OptionError(const Options& options) {
   return "";
 }
 
+TEST_F(AuthPluginTest, PresenceReportsUsersOnlineAndOfflineButNotServices) {
+  ASSERT_TRUE(Connect(0, "alice", "phone").allowed());
+  ASSERT_TRUE(Connect(1, "bridge", "w1", Role::kSvc).allowed());
+  EXPECT_EQ(plugin_.TakePresenceEvents(), (std::vector<PresenceEvent>{{"alice", "phone", true}}));
+  plugin_.OnDisconnect(Client(0));
+  plugin_.OnDisconnect(Client(1));
+  EXPECT_EQ(plugin_.TakePresenceEvents(), (std::vector<PresenceEvent>{{"alice", "phone", false}}));
+  EXPECT_TRUE(plugin_.TakePresenceEvents().empty());
+}
+
+TEST_F(AuthPluginTest, TakeoverKeepsTheDeviceOnline) {
+  ASSERT_TRUE(Connect(0, "alice", "phone").allowed());
+  ASSERT_TRUE(Connect(1, "alice", "phone").allowed());  // the same device, a new network
+  plugin_.OnDisconnect(Client(0));                      // the broker closes the old one
+  EXPECT_EQ(plugin_.TakePresenceEvents(),
+            (std::vector<PresenceEvent>{{"alice", "phone", true}, {"alice", "phone", true}}));
+}
+
+TEST_F(AuthPluginTest, RevokedTokensAreRefusedAndNewOnesAccepted) {
+  ASSERT_TRUE(Connect(0, "alice", "phone").allowed());
+  EXPECT_TRUE(plugin_.Revoke("alice", kNow + 1));
+  EXPECT_FALSE(plugin_.Revoke("alice", kNow));             // older news: nothing to do
+  AuthDecision old_token = Connect(1, "alice", "laptop");  // issued at kNow < kNow + 1
+  EXPECT_EQ(old_token.refusal, AuthRefusal::kRevoked);
+  const std::string fresh = signer_.Issue("alice", Role::kUser, kNow + 5, kHour);
+  EXPECT_TRUE(plugin_.OnBasicAuth(Client(2), "alice", fresh, "alice:laptop", kNow + 5).allowed());
+  EXPECT_TRUE(Connect(3, "bob", "phone").allowed());  // other users are untouched
+}
+
 TEST(PluginOptionsTest, DefaultsApplyWhenOnlyTheKeyFileIsGiven) {
   const PluginOptions o = ParsePluginOptions(Options{{"public_key_file", "/k"}});
   EXPECT_EQ(o.public_key_file, "/k");

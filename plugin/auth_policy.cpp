@@ -47,6 +47,8 @@ std::string_view ToString(AuthRefusal refusal) {
       return "token_of_another_user";
     case AuthRefusal::kClientIdInUse:
       return "client_id_held_by_other_role";
+    case AuthRefusal::kRevoked:
+      return "token_revoked";
     case AuthRefusal::kInternalError:
       return "internal_error";
   }
@@ -77,6 +79,7 @@ AuthDecision AuthPolicy::Authenticate(std::string_view username, std::string_vie
   decision.connection =
       Connection{std::move(address->user), std::move(address->device), outcome.claims.role};
   decision.token_expires_ms = outcome.claims.exp_ms;
+  decision.token_issued_ms = outcome.claims.iat_ms;
   return decision;
 }
 

@@ -57,6 +57,7 @@ enum class AuthRefusal {
   kBadToken,         // the token did not verify: see AuthDecision::token_error
   kSubjectMismatch,  // the token is valid but for another user (sub != username)
   kClientIdInUse,    // the client id is held by a connection of another role (AuthPlugin)
+  kRevoked,          // the token was issued before the user's revocation (logout, password)
   kInternalError,    // the plugin failed (an exception at the C boundary): fail closed
 };
 [[nodiscard]] std::string_view ToString(AuthRefusal refusal);
@@ -66,6 +67,7 @@ struct AuthDecision {
   common::TokenError token_error = common::TokenError::kNone;  // set with kBadToken
   Connection connection;                                       // valid when allowed()
   std::int64_t token_expires_ms = 0;                           // valid when allowed()
+  std::int64_t token_issued_ms = 0;                            // valid when allowed()
 
   [[nodiscard]] bool allowed() const { return refusal == AuthRefusal::kNone; }
 };

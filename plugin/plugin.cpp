@@ -30,6 +30,7 @@
 #include <cstdint>
 #include <exception>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -37,6 +38,7 @@
 
 #include "plugin/auth_plugin.hpp"
 #include "protocol/identity.hpp"
+#include "protocol/topics.hpp"
 
 #define SPARROW_PLUGIN_EXPORT __attribute__((visibility("default")))
 
@@ -78,6 +80,57 @@ void LogRefusal(PluginState& state, const std::string& line) {
   }
 }
 
+// Publishes the presence changes AuthPlugin collected: retained `{"online":true,"ts":..}` on
+// im/sys/presence/{broker}/{user}/{device} while a device is connected, and an empty retained
+// message (which clears it) when it leaves, so a bridge that (re)subscribes learns who is
+// online from the retained messages at once.
+void PublishPresence(PluginState& state) {
+  for (const PresenceEvent& event : state.plugin.TakePresenceEvents()) {
+    const std::string topic =
+        protocol::PresenceTopic(state.options.broker_id, event.user, event.device);
+    const std::string payload =
+        event.online ? "{\"online\":true,\"ts\":" + std::to_string(WallMillis()) + "}" : "";
+    int rc = mosquitto_broker_publish_copy(nullptr, topic.c_str(), static_cast<int>(payload.size()),
+                                           payload.data(), 1, /*retain=*/true, nullptr);
+    if (rc != MOSQ_ERR_SUCCESS) {
+      mosquitto_log_printf(MOSQ_LOG_WARNING, "sparrow_auth: presence publish failed rc=%d", rc);
+    }
+  }
+}
+
+constexpr std::string_view kRevokePrefix = "im/sys/revoke/";
+
+// MOSQ_EVT_MESSAGE: every publish passes here. Only revocations announced by a service
+// (im/sys/revoke/{user} {"before":ms}) are acted on: later CONNECTs with older tokens are
+// refused and the user's live connections are kicked at once.
+int OnMessage(int /*event*/, void* event_data, void* userdata) noexcept {
+  try {
+    auto& state = *static_cast<PluginState*>(userdata);
+    auto& event = *static_cast<mosquitto_evt_message*>(event_data);
+    const std::string_view topic = View(event.topic);
+    if (!topic.starts_with(kRevokePrefix)) return MOSQ_ERR_SUCCESS;
+    const Connection* sender = state.plugin.Find(event.client);
+    if (sender == nullptr || sender->role != common::Role::kSvc) return MOSQ_ERR_SUCCESS;
+    const std::string user(topic.substr(kRevokePrefix.size()));
+    if (!protocol::IsValidUserId(user)) return MOSQ_ERR_SUCCESS;
+    auto json = nlohmann::json::parse(
+        std::string_view(static_cast<const char*>(event.payload), event.payloadlen), nullptr,
+        /*allow_exceptions=*/false);
+    if (!json.is_object() || !json.contains("before") || !json["before"].is_number_integer()) {
+      return MOSQ_ERR_SUCCESS;
+    }
+    if (state.plugin.Revoke(user, json["before"].get<std::int64_t>())) {
+      mosquitto_kick_client_by_username(user.c_str(), false);
+      mosquitto_log_printf(MOSQ_LOG_NOTICE, "sparrow_auth: revoked tokens of user=%s",
+                           user.c_str());
+    }
+    return MOSQ_ERR_SUCCESS;
+  } catch (...) {
+    mosquitto_log_printf(MOSQ_LOG_ERR, "sparrow_auth: internal error in MESSAGE");
+    return MOSQ_ERR_SUCCESS;  // the message itself is not ours to refuse
+  }
+}
+
 int OnBasicAuth(int /*event*/, void* event_data, void* userdata) noexcept {
   try {
     auto& state = *static_cast<PluginState*>(userdata);
@@ -85,7 +138,10 @@ int OnBasicAuth(int /*event*/, void* event_data, void* userdata) noexcept {
     const std::string_view client_id = View(mosquitto_client_id(event.client));
     const AuthDecision decision = state.plugin.OnBasicAuth(
         event.client, View(event.username), View(event.password), client_id, WallMillis());
-    if (decision.allowed()) return MOSQ_ERR_SUCCESS;
+    if (decision.allowed()) {
+      PublishPresence(state);
+      return MOSQ_ERR_SUCCESS;
+    }
     // A username that is no userId is not echoed: a client that misplaced its token there
     // must not get it written to the log.
     const std::string_view username = View(event.username);
@@ -143,8 +199,9 @@ int OnAclCheck(int /*event*/, void* event_data, void* userdata) noexcept {
 
 int OnDisconnect(int /*event*/, void* event_data, void* userdata) noexcept {
   try {
-    static_cast<PluginState*>(userdata)->plugin.OnDisconnect(
-        static_cast<mosquitto_evt_disconnect*>(event_data)->client);
+    auto& state = *static_cast<PluginState*>(userdata);
+    state.plugin.OnDisconnect(static_cast<mosquitto_evt_disconnect*>(event_data)->client);
+    PublishPresence(state);
   } catch (...) {  // OnDisconnect does not allocate; kept as the boundary rule
     mosquitto_log_printf(MOSQ_LOG_ERR, "sparrow_auth: internal error in DISCONNECT");
   }
@@ -182,7 +239,7 @@ struct Registration {
 constexpr Registration kRegistrations[] = {
     {MOSQ_EVT_BASIC_AUTH, OnBasicAuth},  {MOSQ_EVT_ACL_CHECK, OnAclCheck},
     {MOSQ_EVT_DISCONNECT, OnDisconnect}, {MOSQ_EVT_TICK, OnTick},
-    {MOSQ_EVT_RELOAD, OnReload},
+    {MOSQ_EVT_RELOAD, OnReload},         {MOSQ_EVT_MESSAGE, OnMessage},
 };
 
 void UnregisterAll(mosquitto_plugin_id_t* id, std::size_t count) {

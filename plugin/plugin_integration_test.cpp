@@ -686,3 +686,52 @@ TEST_F(PluginBrokerTest, SparrowTokenToolMintsTokensTheBrokerAccepts) {
 
 }  // namespace
 }  // namespace sparrow::plugin
+
+namespace sparrow::plugin {
+namespace {
+
+TEST_F(PluginBrokerTest, PresenceIsRetainedWhileADeviceIsConnected) {
+  auto alice = Connected("alice:phone");
+  // A service subscribing later still learns who is online: the report is retained.
+  auto bridge = Connected("bridge:presence", 5, Role::kSvc);
+  ASSERT_EQ(bridge->Subscribe({"im/sys/presence/#"}), std::vector<int>{1});
+  ASSERT_TRUE(bridge->WaitForMessage([](const ProbeMessage& m) {
+    return m.topic == "im/sys/presence/b1/alice/phone" &&
+           m.payload.find("\"online\":true") != std::string::npos;
+  }));
+  alice->Disconnect();
+  ASSERT_TRUE(bridge->WaitForMessage([](const ProbeMessage& m) {
+    return m.topic == "im/sys/presence/b1/alice/phone" && m.payload.empty();
+  }));
+  // ... and nothing is retained once the device left.
+  auto late = Connected("bridge:late", 5, Role::kSvc);
+  ASSERT_EQ(late->Subscribe({"im/sys/presence/#", "im/sys/marker"}), (std::vector<int>{1, 1}));
+  ASSERT_EQ(bridge->Publish("im/sys/marker", "m"), 0);
+  ASSERT_TRUE(late->WaitForPayload("m"));
+  for (const auto& m : late->Messages()) EXPECT_NE(m.topic, "im/sys/presence/b1/alice/phone");
+}
+
+TEST_F(PluginBrokerTest, RevocationKicksLiveSessionsAndRefusesOlderTokens) {
+  const std::string old_token = Token("alice");
+  auto alice = std::make_unique<MqttProbe>(Options("alice:phone", "alice", old_token, 5));
+  ASSERT_EQ(alice->Connect(), 0);
+  auto authsvc = Connected("authsvc:w1", 5, Role::kSvc);
+  // A user cannot revoke anyone (the ACL refuses the publish; the plugin ignores it anyway).
+  auto mallory = Connected("mallory:phone");
+  EXPECT_NE(mallory->Publish("im/sys/revoke/alice", R"({"before":99999999999999})"), 0);
+  EXPECT_FALSE(alice->WaitDisconnected(300ms));
+
+  const std::int64_t before = NowMs() + 1;
+  const int puback =
+      authsvc->Publish("im/sys/revoke/alice", "{\"before\":" + std::to_string(before) + "}");
+  EXPECT_TRUE(puback == 0 || puback == 0x10) << puback;  // 0x10: no matching subscribers
+  EXPECT_TRUE(alice->WaitDisconnected(5s));
+  MqttProbe again(Options("alice:phone", "alice", old_token, 5));
+  EXPECT_EQ(again.Connect(), kRefusedV5);
+  ASSERT_TRUE(WaitUntil([&] { return NowMs() > before; }, 1s));  // a token issued after it
+  auto fresh = std::make_unique<MqttProbe>(Options("alice:phone", "alice", Token("alice"), 5));
+  EXPECT_EQ(fresh->Connect(), 0);
+}
+
+}  // namespace
+}  // namespace sparrow::plugin
