@@ -4,7 +4,7 @@ namespace sparrow::bridge {
 
 AckTracker::AckTracker(Options options) : options_(options) {}
 
-void AckTracker::Track(const std::string& mid, std::string topic, std::string payload,
+void AckTracker::Track(const std::string& mid, std::string user, std::string payload,
                        common::SteadyTime now) {
   if (options_.max_tries <= 1) return;
   while (entries_.size() >= options_.max_pending && !queue_.empty()) {
@@ -18,7 +18,7 @@ void AckTracker::Track(const std::string& mid, std::string topic, std::string pa
     }
   }
   std::uint64_t generation = next_generation_++;
-  entries_[mid] = Entry{std::move(topic), std::move(payload), 1, generation};
+  entries_[mid] = Entry{std::move(user), std::move(payload), 1, generation};
   queue_.push_back(Slot{now + options_.ack_timeout, mid, generation});
 }
 
@@ -32,7 +32,7 @@ std::vector<AckTracker::Resend> AckTracker::Due(common::SteadyTime now) {
     auto it = entries_.find(slot.mid);
     if (it == entries_.end() || it->second.generation != slot.generation) continue;  // acked
     Entry& entry = it->second;
-    out.push_back(Resend{entry.topic, entry.payload});
+    out.push_back(Resend{entry.user, entry.payload});
     ++retransmits_;
     if (++entry.tries >= options_.max_tries) {
       entries_.erase(it);  // that was the last try: the store keeps it for the next sync

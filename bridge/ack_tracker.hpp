@@ -27,15 +27,15 @@ class AckTracker {
   };
 
   struct Resend {
-    std::string topic;
+    std::string user;  // the recipient: published to its inbox on the brokers it is on
     std::string payload;
   };
 
   explicit AckTracker(Options options);
 
-  // A chat (by mid) was just published for the first time on `topic`.
-  void Track(const std::string& mid, std::string topic, std::string payload,
-             common::SteadyTime now);
+  // A chat (by mid) for `user` was just published for the first time (or could not be, the
+  // user being offline: a device that comes online within the timeout still gets it live).
+  void Track(const std::string& mid, std::string user, std::string payload, common::SteadyTime now);
   // The chat was DELIVERED: stop retransmitting it. Unknown mids are ignored.
   void Acked(const std::string& mid);
   // Chats whose timeout passed: to be published again now (tries counted).
@@ -48,7 +48,7 @@ class AckTracker {
 
  private:
   struct Entry {
-    std::string topic;
+    std::string user;
     std::string payload;
     int tries = 1;
     std::uint64_t generation = 0;

@@ -12,13 +12,13 @@ using namespace std::chrono_literals;
 TEST(AckTrackerTest, RetransmitsAfterTimeoutUpToMaxTries) {
   testing::ManualClock clock;
   AckTracker tracker({.ack_timeout = 5000ms, .max_tries = 3});
-  tracker.Track("m1", "im/in/bob", "frame", clock.Now());
+  tracker.Track("m1", "bob", "frame", clock.Now());
   clock.Advance(4999ms);
   EXPECT_TRUE(tracker.Due(clock.Now()).empty());
   clock.Advance(1ms);
   auto due = tracker.Due(clock.Now());
   ASSERT_EQ(due.size(), 1u);
-  EXPECT_EQ(due[0].topic, "im/in/bob");
+  EXPECT_EQ(due[0].user, "bob");
   EXPECT_EQ(due[0].payload, "frame");
   clock.Advance(5000ms);
   EXPECT_EQ(tracker.Due(clock.Now()).size(), 1u);  // third and last publish
@@ -32,8 +32,8 @@ TEST(AckTrackerTest, RetransmitsAfterTimeoutUpToMaxTries) {
 TEST(AckTrackerTest, DeliveredChatIsNotRetransmitted) {
   testing::ManualClock clock;
   AckTracker tracker({.ack_timeout = 1000ms, .max_tries = 3});
-  tracker.Track("m1", "im/in/bob", "a", clock.Now());
-  tracker.Track("m2", "im/in/bob", "b", clock.Now());
+  tracker.Track("m1", "bob", "a", clock.Now());
+  tracker.Track("m2", "bob", "b", clock.Now());
   tracker.Acked("m1");
   tracker.Acked("unknown");
   clock.Advance(1000ms);

@@ -44,59 +44,75 @@ ErrorFrame OutOfOrder(std::int64_t id, std::int64_t expected) {
 
 }  // namespace
 
-BridgeCore::BridgeCore(transport::Transport& transport, offline::MessageStore& store,
-                       FriendshipSource& friendships, const common::Clock& clock,
-                       BridgeOptions options, BridgeMetrics* metrics)
-    : transport_(transport),
+BridgeCore::BridgeCore(Router& router, offline::MessageStore& store, FriendshipSource& friendships,
+                       const common::Clock& clock, BridgeOptions options, BridgeMetrics* metrics)
+    : router_(router),
       store_(store),
       clock_(clock),
       options_(options),
       metrics_(metrics),
       orderer_(options.ordering),
       tracker_(options.acks),
-      friendships_(friendships, options.friendships) {}
+      friendships_(friendships, options.friendships),
+      membership_(options.instance, options.membership) {}
 
-void BridgeCore::Process(std::vector<transport::Message>& inbound) {
+void BridgeCore::Process(std::vector<Inbound>& inbound) {
   Work work;
-  for (auto& message : inbound) {
-    if (auto device = protocol::ParseUpTopic(message.topic)) {
-      HandleUp(*device, message.payload, work);
-    } else if (message.topic.starts_with("im/sys/relation/")) {
-      HandleRelation(message.topic, message.payload);
-    } else {
-      common::Logger("bridge")->debug("ignored topic={}", message.topic);
+  for (auto& item : inbound) {
+    if (item.kind == Inbound::Kind::kConnected) {
+      router_.OnBrokerConnected(item.broker);
+      continue;
     }
+    HandleMessage(item.broker, item.message, work);
   }
   Commit(work);
   if (metrics_ != nullptr) {
     metrics_->pending_acks.Set(static_cast<double>(tracker_.pending()));
     metrics_->waiting_chats.Set(static_cast<double>(orderer_.waiting()));
+    metrics_->online_devices.Set(static_cast<double>(router_.online_devices()));
   }
 }
 
-void BridgeCore::HandleUp(const protocol::DeviceAddress& device, const std::string& payload,
-                          Work& work) {
+void BridgeCore::HandleMessage(int broker, transport::Message& message, Work& work) {
+  const std::string& topic = message.topic;
+  if (auto device = protocol::ParseUpTopic(topic)) {
+    // Every bridge receives every device's frames; the owner applies them.
+    if (!membership_.Owns(device->user, device->device)) return;
+    HandleUp(Origin{std::move(*device), broker}, message.payload, work);
+  } else if (topic.starts_with("im/sys/presence/")) {
+    HandlePresence(broker, topic, message.payload);
+  } else if (topic.starts_with("im/sys/bridge/")) {
+    HandleHeartbeat(topic);
+  } else if (topic.starts_with("im/sys/relation/")) {
+    HandleRelation(topic, message.payload);
+  } else {
+    common::Logger("bridge")->debug("ignored topic={}", topic);
+  }
+}
+
+void BridgeCore::HandleUp(const Origin& origin, const std::string& payload, Work& work) {
   protocol::UpFrame frame = protocol::DecodeUp(payload);
   if (auto* chat = std::get_if<protocol::ChatUp>(&frame)) {
     if (metrics_ != nullptr) metrics_->frames_in_chat.Increment();
-    HandleChat(device, std::move(*chat), work);
+    HandleChat(origin, std::move(*chat), work);
   } else if (auto* ack = std::get_if<protocol::AckUp>(&frame)) {
     if (metrics_ != nullptr) metrics_->frames_in_ack.Increment();
-    work.receipts.push_back(Receipt{device, std::move(*ack)});
+    work.receipts.push_back(Receipt{origin, std::move(*ack)});
   } else if (std::holds_alternative<protocol::SyncUp>(frame)) {
     if (metrics_ != nullptr) metrics_->frames_in_sync.Increment();
-    // The sync service answers it; forwarding keeps the device's frames on one subscription.
-    Publish(protocol::SyncTopic(device), payload);
+    // The sync service answers it, on the broker the device is on; forwarding keeps the
+    // device's frames on one subscription.
+    Publish(origin.broker, protocol::SyncTopic(origin.device), payload);
   } else {
     if (metrics_ != nullptr) metrics_->frames_in_invalid.Increment();
-    SendError(device, protocol::ToErrorFrame(std::get<protocol::DecodeError>(frame)));
+    SendError(origin, protocol::ToErrorFrame(std::get<protocol::DecodeError>(frame)));
   }
 }
 
-void BridgeCore::HandleChat(const protocol::DeviceAddress& device, protocol::ChatUp chat,
-                            Work& work) {
+void BridgeCore::HandleChat(const Origin& origin, protocol::ChatUp chat, Work& work) {
+  const protocol::DeviceAddress& device = origin.device;
   if (chat.from_id && *chat.from_id != device.user) {
-    SendError(device, ChatError(chat.id, ErrorCode::kSpoofedSender,
+    SendError(origin, ChatError(chat.id, ErrorCode::kSpoofedSender,
                                 "fromId is not the user of this connection"));
     return;
   }
@@ -112,23 +128,24 @@ void BridgeCore::HandleChat(const protocol::DeviceAddress& device, protocol::Cha
       return;
     }
   }
-  switch (orderer_.Offer(device, chat, now)) {
+  switch (orderer_.Offer(device, chat, now, origin.broker)) {
     case ChatOrderer::Verdict::kRepeat:
-      work.repeats.push_back(Repeat{device, std::move(chat)});
+      work.repeats.push_back(AcceptedChat{origin, std::move(chat)});
       break;
     case ChatOrderer::Verdict::kWaiting:
       break;
     case ChatOrderer::Verdict::kRefused:
-      SendError(device, OutOfOrder(chat.id, orderer_.Expected(device)));
+      SendError(origin, OutOfOrder(chat.id, orderer_.Expected(device)));
       break;
     case ChatOrderer::Verdict::kReady:
-      TakeTurn(device, std::move(chat), work);
+      TakeTurn(origin, std::move(chat), work);
       break;
   }
 }
 
-void BridgeCore::TakeTurn(const protocol::DeviceAddress& device, protocol::ChatUp chat,
-                          Work& work) {
+void BridgeCore::TakeTurn(const Origin& first_origin, protocol::ChatUp chat, Work& work) {
+  Origin origin = first_origin;
+  const protocol::DeviceAddress& device = first_origin.device;
   for (;;) {
     bool friends = false;
     try {
@@ -141,18 +158,20 @@ void BridgeCore::TakeTurn(const protocol::DeviceAddress& device, protocol::ChatU
       return;
     }
     if (!friends) {
-      SendError(device, ChatError(chat.id, ErrorCode::kNotFriends,
+      SendError(origin, ChatError(chat.id, ErrorCode::kNotFriends,
                                   chat.dest_id + " is not a friend of " + device.user));
       for (auto& refused : orderer_.Refuse(device, chat.id)) {
-        SendError(refused.device, OutOfOrder(refused.chat.id, refused.expected));
+        SendError(Origin{refused.device, refused.origin},
+                  OutOfOrder(refused.chat.id, refused.expected));
       }
       return;
     }
     std::int64_t id = chat.id;
-    work.chats.push_back(AcceptedChat{device, std::move(chat)});
+    work.chats.push_back(AcceptedChat{origin, std::move(chat)});
     auto next = orderer_.Accept(device, id);
     if (!next) return;
-    chat = std::move(*next);
+    chat = std::move(next->chat);
+    origin.broker = next->origin;
   }
 }
 
@@ -165,6 +184,32 @@ void BridgeCore::HandleRelation(const std::string& topic, const std::string& pay
     return;
   }
   friendships_.Set(pair->a, pair->b, json["friends"].get<bool>(), clock_.Now());
+}
+
+void BridgeCore::HandlePresence(int broker, const std::string& topic, const std::string& payload) {
+  auto address = protocol::ParsePresenceTopic(topic);
+  if (!address) return;
+  // The plugin reports on the broker it runs on: the receiving connection is that broker.
+  router_.OnPresence(broker, address->device.user, address->device.device, !payload.empty());
+}
+
+void BridgeCore::HandleHeartbeat(const std::string& topic) {
+  auto instance = protocol::ParseBridgeHeartbeatTopic(topic);
+  if (!instance) return;
+  if (membership_.Heard(*instance, clock_.Now())) {
+    common::Logger("bridge")->info("bridge joined instance={} members={}", *instance,
+                                   membership_.size());
+    OnMembershipChanged();
+  }
+}
+
+void BridgeCore::OnMembershipChanged() {
+  // Devices that moved to another instance: their state here is stale from now on. Waiting
+  // chats are dropped: their devices resend them, to the new owner.
+  orderer_.ForgetIf([this](const protocol::DeviceAddress& device) {
+    return !membership_.Owns(device.user, device.device);
+  });
+  if (metrics_ != nullptr) metrics_->bridge_members.Set(static_cast<double>(membership_.size()));
 }
 
 std::optional<BridgeCore::ChatInfo> BridgeCore::LookUpChat(const std::string& mid) {
@@ -201,16 +246,16 @@ void BridgeCore::Commit(Work& work) {
     protocol::ChatDown down;
     down.mid = common::NewMid(now_ms);
     down.id = accepted.chat.id;
-    down.from_id = accepted.device.user;
-    down.from_device = accepted.device.device;
+    down.from_id = accepted.origin.device.user;
+    down.from_device = accepted.origin.device.device;
     down.dest_id = accepted.chat.dest_id;
     down.kind = accepted.chat.kind;
     down.msg_body = accepted.chat.msg_body;
     down.ts = now_ms;
     std::string content = protocol::EncodeChatDown(down);
-    batch.chats.push_back(offline::ChatWrite{down.mid, accepted.device.user, accepted.device.device,
-                                             accepted.chat.id, accepted.chat.dest_id, now_ms,
-                                             content, content});
+    batch.chats.push_back(offline::ChatWrite{down.mid, accepted.origin.device.user,
+                                             accepted.origin.device.device, accepted.chat.id,
+                                             accepted.chat.dest_id, now_ms, content, content});
   }
 
   // Receipts: resolve the chat each names; a READ of a chat not yet DELIVERED writes both.
@@ -224,10 +269,10 @@ void BridgeCore::Commit(Work& work) {
       common::Logger("bridge")->warn("store unavailable, receipt dropped err={}", e.what());
       continue;  // the chat is retransmitted; the device acks it again
     }
-    if (!info || info->dest_user != receipt.device.user) {
-      SendError(receipt.device,
+    if (!info || info->dest_user != receipt.origin.device.user) {
+      SendError(receipt.origin,
                 AckError(receipt.ack.mid, ErrorCode::kUnknownMessage,
-                         "no chat with this mid was sent to " + receipt.device.user));
+                         "no chat with this mid was sent to " + receipt.origin.device.user));
       continue;
     }
     auto add = [&](offline::ReceiptKind kind) {
@@ -264,7 +309,7 @@ void BridgeCore::Commit(Work& work) {
     if (metrics_ != nullptr) metrics_->store_failures.Increment();
     common::Logger("bridge")->warn("group commit failed chats={} receipts={} err={}",
                                    batch.chats.size(), batch.receipts.size(), e.what());
-    for (const auto& accepted : work.chats) orderer_.Forget(accepted.device);
+    for (const auto& accepted : work.chats) orderer_.Forget(accepted.origin.device);
     return;
   }
   if (metrics_ != nullptr) {
@@ -278,20 +323,25 @@ void BridgeCore::Commit(Work& work) {
     const AcceptedChat& accepted = work.chats[i];
     const offline::ChatWrite& write = batch.chats[i];
     const offline::ChatResult& stored = result.chats[i];
-    SendSent(accepted.device, accepted.chat, stored.mid);
+    SendSent(accepted.origin, accepted.chat, stored.mid);
     if (stored.outcome == offline::ChatOutcome::kDuplicate) {
       if (metrics_ != nullptr) metrics_->chats_duplicate.Increment();
       continue;
     }
     if (metrics_ != nullptr) metrics_->chats_stored.Increment();
-    std::string dest_topic = protocol::InboxTopic(write.dest_user);
     std::string dest_frame = protocol::WithSeq(write.dest_content, stored.dest_seq);
-    if (Publish(dest_topic, dest_frame) && metrics_ != nullptr) {
+    if (PublishTo(router_.BrokersOf(write.dest_user), protocol::InboxTopic(write.dest_user),
+                  dest_frame) &&
+        metrics_ != nullptr) {
       metrics_->frames_out_chat.Increment();
     }
-    tracker_.Track(stored.mid, std::move(dest_topic), std::move(dest_frame), now);
-    if (Publish(protocol::InboxTopic(write.from_user),
-                protocol::WithSeq(write.sender_content, stored.sender_seq)) &&
+    tracker_.Track(stored.mid, write.dest_user, std::move(dest_frame), now);
+    // The sender's copy is stored for every device; live, it goes only where the sender has
+    // another device online (the sending device has its SENT).
+    if (PublishTo(router_.BrokersOfOtherDevices(write.from_user, accepted.origin.broker,
+                                                write.from_device),
+                  protocol::InboxTopic(write.from_user),
+                  protocol::WithSeq(write.sender_content, stored.sender_seq)) &&
         metrics_ != nullptr) {
       metrics_->frames_out_copy.Increment();
     }
@@ -308,8 +358,8 @@ void BridgeCore::Commit(Work& work) {
     }
     if (stored.outcome != offline::ReceiptOutcome::kRecorded) continue;
     if (metrics_ != nullptr) metrics_->receipts_stored.Increment();
-    if (Publish(protocol::InboxTopic(write.sender_user),
-                protocol::WithSeq(write.content, stored.seq)) &&
+    if (PublishTo(router_.BrokersOf(write.sender_user), protocol::InboxTopic(write.sender_user),
+                  protocol::WithSeq(write.content, stored.seq)) &&
         metrics_ != nullptr) {
       metrics_->frames_out_receipt.Increment();
     }
@@ -317,12 +367,13 @@ void BridgeCore::Commit(Work& work) {
   AnswerRepeats(work.repeats);
 }
 
-void BridgeCore::AnswerRepeats(const std::vector<Repeat>& repeats) {
+void BridgeCore::AnswerRepeats(const std::vector<AcceptedChat>& repeats) {
   // After the commit, so that a repeat of a chat accepted in this very batch finds its mid.
   for (const auto& repeat : repeats) {
     std::optional<std::string> mid;
     try {
-      mid = store_.FindChatMid(repeat.device.user, repeat.device.device, repeat.chat.id);
+      mid = store_.FindChatMid(repeat.origin.device.user, repeat.origin.device.device,
+                               repeat.chat.id);
     } catch (const offline::StoreError& e) {
       if (metrics_ != nullptr) metrics_->store_failures.Increment();
       common::Logger("bridge")->warn("store unavailable, repeat unanswered err={}", e.what());
@@ -330,23 +381,38 @@ void BridgeCore::AnswerRepeats(const std::vector<Repeat>& repeats) {
     }
     if (metrics_ != nullptr) metrics_->chats_duplicate.Increment();
     if (mid) {
-      SendSent(repeat.device, repeat.chat, *mid);
+      SendSent(repeat.origin, repeat.chat, *mid);
     } else {
       // Accepted before but not (or no longer) stored: nothing to name it by. Rare: a chat
       // still waiting for its predecessor was sent again; it is answered when its turn comes.
       common::Logger("bridge")->debug("repeat of an unknown chat user={} device={} id={}",
-                                      repeat.device.user, repeat.device.device, repeat.chat.id);
+                                      repeat.origin.device.user, repeat.origin.device.device,
+                                      repeat.chat.id);
     }
   }
 }
 
 void BridgeCore::Tick() {
   auto now = clock_.Now();
-  for (auto& refused : orderer_.Expire(now)) {
-    SendError(refused.device, OutOfOrder(refused.chat.id, refused.expected));
+  if (membership_.HeartbeatDue(now)) {
+    std::vector<int> all;
+    for (std::size_t i = 0; i < router_.broker_count(); ++i) all.push_back(static_cast<int>(i));
+    // QoS 0 would do; QoS 1 keeps one code path. Tiny and once a second.
+    // The member count lets operators (and tests) see that the instances found each other.
+    PublishTo(all, protocol::BridgeHeartbeatTopic(options_.instance),
+              "{\"members\":" + std::to_string(membership_.size()) + "}");
   }
+  if (membership_.Expire(now)) {
+    common::Logger("bridge")->info("bridge left members={}", membership_.size());
+    OnMembershipChanged();
+  }
+  Work work;
+  ExpireWaitingChats(work);
+  Commit(work);
   for (auto& resend : tracker_.Due(now)) {
-    if (Publish(resend.topic, resend.payload) && metrics_ != nullptr) {
+    if (PublishTo(router_.BrokersOf(resend.user), protocol::InboxTopic(resend.user),
+                  resend.payload) &&
+        metrics_ != nullptr) {
       metrics_->frames_out_retransmit.Increment();
     }
   }
@@ -356,42 +422,82 @@ void BridgeCore::Tick() {
   }
 }
 
-std::optional<common::SteadyTime> BridgeCore::NextDeadline() const {
-  auto a = orderer_.NextDeadline();
-  auto b = tracker_.NextDeadline();
-  if (!a) return b;
-  if (!b) return a;
-  return std::min(*a, *b);
+void BridgeCore::ExpireWaitingChats(Work& work) {
+  auto refused = orderer_.Expire(clock_.Now());
+  if (refused.empty()) return;
+  // Group by device (Expire returns each device's chats together, in id order).
+  std::size_t i = 0;
+  while (i < refused.size()) {
+    std::size_t j = i;
+    while (j < refused.size() && refused[j].device == refused[i].device) ++j;
+    const protocol::DeviceAddress device = refused[i].device;
+    // Before refusing: another instance may have applied the missing chat (ownership moved
+    // while views differed). If the store is ahead, start from its last id and offer again.
+    std::optional<std::int64_t> stored_last;
+    try {
+      stored_last = store_.LastChatId(device.user, device.device);
+    } catch (const offline::StoreError& e) {
+      common::Logger("bridge")->warn("store unavailable while expiring err={}", e.what());
+    }
+    if (stored_last && *stored_last >= refused[i].expected) {
+      orderer_.Forget(device);
+      orderer_.Load(device, *stored_last, clock_.Now());
+      for (std::size_t k = i; k < j; ++k) {
+        HandleChat(Origin{device, refused[k].origin}, std::move(refused[k].chat), work);
+      }
+    } else {
+      for (std::size_t k = i; k < j; ++k) {
+        SendError(Origin{device, refused[k].origin},
+                  OutOfOrder(refused[k].chat.id, refused[k].expected));
+      }
+    }
+    i = j;
+  }
 }
 
-void BridgeCore::SendError(const protocol::DeviceAddress& device, const ErrorFrame& error) {
+std::optional<common::SteadyTime> BridgeCore::NextDeadline() const {
+  std::optional<common::SteadyTime> next;
+  for (auto candidate : {orderer_.NextDeadline(), tracker_.NextDeadline()}) {
+    if (candidate && (!next || *candidate < *next)) next = candidate;
+  }
+  return next;
+}
+
+void BridgeCore::SendError(const Origin& origin, const ErrorFrame& error) {
   if (metrics_ != nullptr) {
     metrics_->Error(error.code).Increment();
     metrics_->frames_out_error.Increment();
   }
-  Publish(protocol::DeviceTopic(device), protocol::EncodeError(error));
+  Publish(origin.broker, protocol::DeviceTopic(origin.device), protocol::EncodeError(error));
 }
 
-void BridgeCore::SendSent(const protocol::DeviceAddress& device, const protocol::ChatUp& chat,
+void BridgeCore::SendSent(const Origin& origin, const protocol::ChatUp& chat,
                           const std::string& mid) {
   protocol::AckDown sent;
   sent.msg_type = AckType::kSent;
-  sent.from_id = device.user;
+  sent.from_id = origin.device.user;
   sent.dest_id = chat.dest_id;
   sent.ack_msg_id = chat.id;
-  sent.ack_device = device.device;
+  sent.ack_device = origin.device.device;
   sent.mid = mid;
-  if (Publish(protocol::DeviceTopic(device), protocol::EncodeAckDown(sent)) &&
+  if (Publish(origin.broker, protocol::DeviceTopic(origin.device), protocol::EncodeAckDown(sent)) &&
       metrics_ != nullptr) {
     metrics_->frames_out_sent.Increment();
   }
 }
 
-bool BridgeCore::Publish(const std::string& topic, const std::string& payload) {
+bool BridgeCore::PublishTo(const std::vector<int>& brokers, const std::string& topic,
+                           const std::string& payload) {
+  bool any = false;
+  for (int broker : brokers) any = Publish(broker, topic, payload) || any;
+  return any;
+}
+
+bool BridgeCore::Publish(int broker, const std::string& topic, const std::string& payload) {
   // Backpressure means the transport's queue is full: wait for it to drain a little (the
   // broker is the bottleneck then, and slowing the core is the right reaction).
   for (int attempt = 0; attempt < 2000; ++attempt) {
-    switch (transport_.Publish(topic, payload, 1)) {
+    switch (router_.Publish(broker, topic, payload)) {
       case transport::PublishResult::kQueued:
         return true;
       case transport::PublishResult::kBackpressure:

@@ -38,16 +38,20 @@ class BridgeCoreTest : public ::testing::Test {
     options_.acks.ack_timeout = 5000ms;
     options_.acks.max_tries = 3;
     options_.ordering.max_wait = 2000ms;
-    core_ =
-        std::make_unique<BridgeCore>(transport_, store_, friendships_, clock_, options_, nullptr);
+    router_ = std::make_unique<Router>(std::vector<transport::Transport*>{&transport_},
+                                       std::vector<std::string>{"b1"}, presence_);
+    core_ = std::make_unique<BridgeCore>(*router_, store_, friendships_, clock_, options_, nullptr);
     transport_.Start();
   }
 
   void Send(const std::string& user, const std::string& device, const std::string& payload) {
-    std::vector<transport::Message> batch{{"im/up/" + user + "/" + device, payload, 1, false}};
+    SendMany({{"im/up/" + user + "/" + device, payload, 1, false}});
+  }
+  void SendMany(std::vector<transport::Message> messages) {
+    std::vector<Inbound> batch;
+    for (auto& m : messages) batch.push_back(Inbound{Inbound::Kind::kMessage, 0, std::move(m)});
     core_->Process(batch);
   }
-  void SendMany(std::vector<transport::Message> batch) { core_->Process(batch); }
 
   static std::string Chat(std::int64_t id, const std::string& dest = "bob",
                           const std::string& body = "hi") {
@@ -68,6 +72,8 @@ class BridgeCoreTest : public ::testing::Test {
   FakeFriendships friendships_;
   testing::ManualClock clock_;
   BridgeOptions options_;
+  bool presence_ = false;  // every live frame goes to the one broker (see PresenceTest below)
+  std::unique_ptr<Router> router_;
   std::unique_ptr<BridgeCore> core_;
 };
 
@@ -215,7 +221,7 @@ TEST_F(BridgeCoreTest, ChatWaitingTooLongIsRefusedOutOfOrder) {
   Send("alice", "phone", Chat(2));
   clock_.Advance(1999ms);
   core_->Tick();
-  EXPECT_TRUE(transport_.Published().empty());
+  EXPECT_TRUE(On("im/in/alice/phone").empty());
   clock_.Advance(1ms);
   core_->Tick();
   auto replies = On("im/in/alice/phone");
@@ -291,14 +297,10 @@ TEST_F(BridgeCoreTest, SyncIsForwardedToTheSyncService) {
 
 TEST_F(BridgeCoreTest, RelationAnnouncementsTakeEffectAtOnce) {
   Send("alice", "phone", Chat(1));  // caches alice:bob as friends
-  std::vector<transport::Message> removal{
-      {"im/sys/relation/alice/bob", R"({"friends":false})", 1, false}};
-  core_->Process(removal);
+  SendMany({{"im/sys/relation/alice/bob", R"({"friends":false})", 1, false}});
   Send("alice", "phone", Chat(2));
   EXPECT_EQ(On("im/in/alice/phone")[1]["code"], "not_friends");
-  std::vector<transport::Message> added{
-      {"im/sys/relation/alice/carol", R"({"friends":true})", 1, false}};
-  core_->Process(added);
+  SendMany({{"im/sys/relation/alice/carol", R"({"friends":true})", 1, false}});
   Send("alice", "phone", Chat(2, "carol"));
   EXPECT_EQ(On("im/in/alice/phone")[2]["msgType"], "SENT");
 }
@@ -313,10 +315,92 @@ TEST_F(BridgeCoreTest, StoreOutageDropsChatsSilentlyAndRecovers) {
 }
 
 TEST_F(BridgeCoreTest, UnknownTopicsAreIgnored) {
-  std::vector<transport::Message> batch{{"im/up/alice", Chat(1), 1, false},
-                                        {"elsewhere", Chat(1), 1, false}};
-  core_->Process(batch);
+  SendMany({{"im/up/alice", Chat(1), 1, false}, {"elsewhere", Chat(1), 1, false}});
   EXPECT_TRUE(transport_.Published().empty());
+}
+
+// With presence on (the plugin's reports), live frames go only where users have devices.
+class PresenceTest : public BridgeCoreTest {
+ protected:
+  void SetUp() override {
+    presence_ = true;
+    router_ = std::make_unique<Router>(std::vector<transport::Transport*>{&transport_},
+                                       std::vector<std::string>{"b1"}, true);
+    core_ = std::make_unique<BridgeCore>(*router_, store_, friendships_, clock_, options_, nullptr);
+  }
+  void Online(const std::string& user, const std::string& device) {
+    SendMany({{"im/sys/presence/b1/" + user + "/" + device, R"({"online":true})", 1, true}});
+  }
+  void Offline(const std::string& user, const std::string& device) {
+    SendMany({{"im/sys/presence/b1/" + user + "/" + device, "", 1, true}});
+  }
+};
+
+TEST_F(PresenceTest, OfflineRecipientGetsNothingLiveButTheChatIsStored) {
+  Online("alice", "phone");
+  Send("alice", "phone", Chat(1));
+  EXPECT_EQ(On("im/in/alice/phone")[0]["msgType"], "SENT");
+  EXPECT_TRUE(On("im/in/bob").empty());
+  EXPECT_EQ(store_.LastSeq("bob"), 1u);
+}
+
+TEST_F(PresenceTest, SenderCopyGoesLiveOnlyWhenTheSenderHasAnotherDeviceOnline) {
+  Online("alice", "phone");
+  Online("bob", "tablet");
+  Send("alice", "phone", Chat(1));
+  EXPECT_EQ(On("im/in/bob").size(), 1u);
+  EXPECT_TRUE(On("im/in/alice").empty());  // stored (seq 1), not published: nobody to see it
+  Online("alice", "laptop");
+  Send("alice", "phone", Chat(2));
+  ASSERT_EQ(On("im/in/alice").size(), 1u);
+  EXPECT_EQ(On("im/in/alice")[0]["seq"], 2);
+}
+
+TEST_F(PresenceTest, ChatStoredWhileOfflineIsRetransmittedOnceTheDeviceIsOnline) {
+  Online("alice", "phone");
+  Send("alice", "phone", Chat(1));
+  Online("bob", "tablet");
+  clock_.Advance(5000ms);
+  core_->Tick();
+  EXPECT_EQ(On("im/in/bob").size(), 1u);
+  Offline("bob", "tablet");
+  clock_.Advance(5000ms);
+  core_->Tick();
+  EXPECT_EQ(On("im/in/bob").size(), 1u);
+}
+
+TEST_F(PresenceTest, AnotherBridgeTakesHalfTheDevices) {
+  Online("alice", "phone");
+  Online("bob", "tablet");
+  SendMany({{"im/sys/bridge/other", R"({"members":2})", 1, false}});
+  EXPECT_EQ(core_->membership().size(), 2u);
+  int applied = 0;
+  for (int i = 0; i < 40; ++i) {
+    std::string device = "d" + std::to_string(i);
+    transport_.Clear();
+    Send("alice", device, Chat(1));
+    applied += On("im/in/alice/" + device).empty() ? 0 : 1;
+    EXPECT_EQ(!On("im/in/alice/" + device).empty(), core_->membership().Owns("alice", device));
+  }
+  EXPECT_GT(applied, 5);
+  EXPECT_LT(applied, 35);
+}
+
+TEST_F(PresenceTest, ChatWaitingForAPredecessorAppliedByAnotherBridgeIsNotRefused) {
+  Online("alice", "phone");
+  Online("bob", "tablet");
+  Send("alice", "phone", Chat(2));  // waits for 1 ...
+  // ... which another instance stored meanwhile (ownership moved while views differed).
+  offline::WriteBatch batch;
+  batch.chats.push_back(
+      offline::ChatWrite{"01JDOTHERBRIDGEXXXXXXXXXXX", "alice", "phone", 1, "bob", 1, "{}", "{}"});
+  (void)store_.Commit(batch);
+  clock_.Advance(2000ms);
+  core_->Tick();
+  auto replies = On("im/in/alice/phone");
+  ASSERT_EQ(replies.size(), 1u);
+  EXPECT_EQ(replies[0]["msgType"], "SENT");
+  EXPECT_EQ(replies[0]["ackMsgId"], 2);
 }
 
 }  // namespace

@@ -73,7 +73,17 @@ BridgeMetrics::BridgeMetrics(prometheus::Registry& registry)
                         .Name("sparrow_bridge_ingress_queue")
                         .Help("Frames received and not yet processed")
                         .Register(registry)
-                        .Add({})) {}
+                        .Add({})),
+      online_devices(prometheus::BuildGauge()
+                         .Name("sparrow_bridge_online_devices")
+                         .Help("User devices connected, over every broker (presence reports)")
+                         .Register(registry)
+                         .Add({})),
+      bridge_members(prometheus::BuildGauge()
+                         .Name("sparrow_bridge_members")
+                         .Help("Bridge instances sharing the devices (this one included)")
+                         .Register(registry)
+                         .Add({})) {}
 
 prometheus::Counter& BridgeMetrics::Error(protocol::ErrorCode code) {
   return errors_.Add({{"code", std::string(protocol::ToString(code))}});

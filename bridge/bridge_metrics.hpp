@@ -51,6 +51,8 @@ class BridgeMetrics {
   prometheus::Gauge& pending_acks;
   prometheus::Gauge& waiting_chats;
   prometheus::Gauge& ingress_queue;
+  prometheus::Gauge& online_devices;
+  prometheus::Gauge& bridge_members;
 
   prometheus::Counter& Error(protocol::ErrorCode code);
 };

@@ -4,11 +4,24 @@
 
 namespace sparrow::bridge {
 
-BridgeService::BridgeService(transport::Transport& transport, BridgeCore& core, Options options,
-                             BridgeMetrics* metrics)
-    : transport_(transport), core_(core), options_(options), metrics_(metrics) {
-  transport_.SetMessageHandler(
-      [this](transport::Message&& message) { Enqueue(std::move(message)); });
+BridgeService::BridgeService(std::vector<transport::Transport*> brokers, BridgeCore& core,
+                             Options options, BridgeMetrics* metrics)
+    : core_(core), options_(options), metrics_(metrics) {
+  for (std::size_t i = 0; i < brokers.size(); ++i) {
+    const int broker = static_cast<int>(i);
+    brokers[i]->SetMessageHandler([this, broker](transport::Message&& message) {
+      Enqueue(Inbound{Inbound::Kind::kMessage, broker, std::move(message)});
+    });
+    brokers[i]->SetConnectionHandler([this, broker](bool connected, int reason) {
+      if (connected) {
+        common::Logger("bridge")->info("connected to broker index={}", broker);
+        Enqueue(Inbound{Inbound::Kind::kConnected, broker, {}});
+      } else {
+        common::Logger("bridge")->warn("disconnected from broker index={} reason={}", broker,
+                                       reason);
+      }
+    });
+  }
 }
 
 BridgeService::~BridgeService() { Stop(); }
@@ -26,20 +39,20 @@ void BridgeService::Stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-void BridgeService::Enqueue(transport::Message&& message) {
+void BridgeService::Enqueue(Inbound&& inbound) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (queue_.size() >= options_.max_queue) {
+    if (queue_.size() >= options_.max_queue && inbound.kind == Inbound::Kind::kMessage) {
       if (metrics_ != nullptr) metrics_->ingress_dropped.Increment();
       return;  // the device resends what got no SENT
     }
-    queue_.push_back(std::move(message));
+    queue_.push_back(std::move(inbound));
   }
   wake_.notify_one();
 }
 
 void BridgeService::Run() {
-  std::vector<transport::Message> batch;
+  std::vector<Inbound> batch;
   batch.reserve(options_.max_batch);
   for (;;) {
     {

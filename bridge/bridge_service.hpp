@@ -1,4 +1,5 @@
-// The running bridge: a transport's network thread enqueues what arrives, one core thread
+// The running bridge: each broker connection's network thread enqueues what arrives, one core
+// thread
 // takes everything queued at once and hands it to BridgeCore as one group commit. While a
 // commit runs, the next batch accumulates: under load batches grow by themselves, and an idle
 // bridge commits a lone chat at once.
@@ -26,9 +27,9 @@ class BridgeService {
     std::chrono::milliseconds tick{50};  // upper bound between timer checks
   };
 
-  // `transport` and `core` must outlive the service; the service sets the transport's message
-  // handler (call before transport.Start()).
-  BridgeService(transport::Transport& transport, BridgeCore& core, Options options,
+  // `brokers` (one connection per broker, in the Router's order) and `core` must outlive the
+  // service; the service sets their message and connection handlers (call before Start()).
+  BridgeService(std::vector<transport::Transport*> brokers, BridgeCore& core, Options options,
                 BridgeMetrics* metrics);
   ~BridgeService();
 
@@ -36,20 +37,19 @@ class BridgeService {
   // Stops the core thread after the batch in hand; idempotent.
   void Stop();
 
-  // Called by the transport's network thread: never blocks beyond a short lock.
-  void Enqueue(transport::Message&& message);
+  // Called by the transports' network threads: never blocks beyond a short lock.
+  void Enqueue(Inbound&& inbound);
 
  private:
   void Run();
 
-  transport::Transport& transport_;
   BridgeCore& core_;
   Options options_;
   BridgeMetrics* metrics_;
 
   std::mutex mutex_;  // guards queue_ and stopping_
   std::condition_variable wake_;
-  std::deque<transport::Message> queue_;
+  std::deque<Inbound> queue_;
   bool stopping_ = false;
   std::thread thread_;
 };

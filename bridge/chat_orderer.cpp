@@ -23,28 +23,29 @@ std::int64_t ChatOrderer::Expected(const protocol::DeviceAddress& device) const 
 }
 
 ChatOrderer::Verdict ChatOrderer::Offer(const protocol::DeviceAddress& device,
-                                        const protocol::ChatUp& chat, common::SteadyTime now) {
+                                        const protocol::ChatUp& chat, common::SteadyTime now,
+                                        int origin) {
   DeviceState& state = devices_.at(device);
   state.last_used = now;
   if (chat.id <= state.last_id) return Verdict::kRepeat;
   if (chat.id == state.last_id + 1) return Verdict::kReady;
   if (state.waiting.count(chat.id) != 0) return Verdict::kRepeat;
   if (state.waiting.size() >= options_.max_waiting_per_device) return Verdict::kRefused;
-  state.waiting.emplace(chat.id, Waiting{chat, now});
+  state.waiting.emplace(chat.id, Waiting{chat, now, origin});
   ++waiting_total_;
   return Verdict::kWaiting;
 }
 
-std::optional<protocol::ChatUp> ChatOrderer::Accept(const protocol::DeviceAddress& device,
-                                                    std::int64_t id) {
+std::optional<ChatOrderer::Held> ChatOrderer::Accept(const protocol::DeviceAddress& device,
+                                                     std::int64_t id) {
   DeviceState& state = devices_.at(device);
   state.last_id = std::max(state.last_id, id);
   auto next = state.waiting.find(state.last_id + 1);
   if (next == state.waiting.end()) return std::nullopt;
-  protocol::ChatUp chat = std::move(next->second.chat);
+  Held held{std::move(next->second.chat), next->second.origin};
   state.waiting.erase(next);
   --waiting_total_;
-  return chat;
+  return held;
 }
 
 std::vector<ChatOrderer::Refusal> ChatOrderer::Refuse(const protocol::DeviceAddress& device,
@@ -59,7 +60,7 @@ std::vector<ChatOrderer::Refusal> ChatOrderer::RefuseAllWaiting(
   std::vector<Refusal> out;
   out.reserve(state.waiting.size());
   for (auto& [id, waiting] : state.waiting) {
-    out.push_back(Refusal{device, std::move(waiting.chat), expected});
+    out.push_back(Refusal{device, std::move(waiting.chat), waiting.origin, expected});
   }
   waiting_total_ -= state.waiting.size();
   state.waiting.clear();
@@ -98,6 +99,17 @@ void ChatOrderer::Forget(const protocol::DeviceAddress& device) {
   if (it == devices_.end()) return;
   waiting_total_ -= it->second.waiting.size();
   devices_.erase(it);
+}
+
+void ChatOrderer::ForgetIf(const std::function<bool(const protocol::DeviceAddress&)>& pred) {
+  for (auto it = devices_.begin(); it != devices_.end();) {
+    if (pred(it->first)) {
+      waiting_total_ -= it->second.waiting.size();
+      it = devices_.erase(it);
+    } else {
+      ++it;
+    }
+  }
 }
 
 void ChatOrderer::ForgetAll() {

@@ -47,10 +47,17 @@ class ChatOrderer {
 
   enum class Verdict { kReady, kRepeat, kWaiting, kRefused };
 
-  // A chat the orderer hands back: refused ones carry the id the server waits for.
+  // A chat the orderer hands back with the `origin` it was offered with (the bridge's broker
+  // index: answers go back where the chat came from). Refused ones carry the id the server
+  // waits for.
+  struct Held {
+    protocol::ChatUp chat;
+    int origin = 0;
+  };
   struct Refusal {
     protocol::DeviceAddress device;
     protocol::ChatUp chat;
+    int origin = 0;
     std::int64_t expected = 0;
   };
 
@@ -66,11 +73,11 @@ class ChatOrderer {
   // must be followed by Accept or Refuse for that id before the next Offer for the device.
   // A chat equal in id to one already waiting is a repeat of it: kRepeat (dropped).
   Verdict Offer(const protocol::DeviceAddress& device, const protocol::ChatUp& chat,
-                common::SteadyTime now);
+                common::SteadyTime now, int origin = 0);
 
   // The kReady chat `id` was accepted: last_id = id. Returns the waiting successor that is now
   // ready (id + 1), if any; the caller treats it like a kReady chat.
-  std::optional<protocol::ChatUp> Accept(const protocol::DeviceAddress& device, std::int64_t id);
+  std::optional<Held> Accept(const protocol::DeviceAddress& device, std::int64_t id);
 
   // The kReady chat `id` was refused (it does not use up its id). Every chat of the device
   // still waiting is refused too (out_of_order, expected = id) and returned.
@@ -87,6 +94,8 @@ class ChatOrderer {
   // in-memory last id is ahead of the store): the clients resend and the state is reloaded.
   void Forget(const protocol::DeviceAddress& device);
   void ForgetAll();
+  // Drops the state of every device for which `pred(device)` is true (ownership moved).
+  void ForgetIf(const std::function<bool(const protocol::DeviceAddress&)>& pred);
 
   // The device's `expected` id (last_id + 1). Precondition: Known(device).
   std::int64_t Expected(const protocol::DeviceAddress& device) const;
@@ -98,6 +107,7 @@ class ChatOrderer {
   struct Waiting {
     protocol::ChatUp chat;
     common::SteadyTime arrived;
+    int origin = 0;
   };
   struct DeviceState {
     std::int64_t last_id = 0;

@@ -43,10 +43,10 @@ TEST_F(ChatOrdererTest, EarlyChatWaitsForItsPredecessorThenFollows) {
   EXPECT_EQ(orderer_.Offer(phone_, Chat(1), clock_.Now()), Verdict::kReady);
   auto next = orderer_.Accept(phone_, 1);
   ASSERT_TRUE(next.has_value());
-  EXPECT_EQ(next->id, 2);
+  EXPECT_EQ(next->chat.id, 2);
   next = orderer_.Accept(phone_, 2);
   ASSERT_TRUE(next.has_value());
-  EXPECT_EQ(next->id, 3);
+  EXPECT_EQ(next->chat.id, 3);
   EXPECT_FALSE(orderer_.Accept(phone_, 3).has_value());
   EXPECT_EQ(orderer_.waiting(), 0u);
 }

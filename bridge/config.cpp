@@ -21,7 +21,9 @@ BridgeConfig LoadBridgeConfig(int argc, char** argv) {
   int max_tries = 3;
 
   mqtt.AddTo(app, "bridge");
-  app.add_option("--share-group", config.share_group, "Shared-subscription group of the bridges")
+  app.add_option("--presence", config.presence,
+                 "Publish live frames only where the user has devices (needs the Sparrow plugin)")
+      ->envname("SPARROW_PRESENCE")
       ->capture_default_str();
   db.AddTo(app);
   app.add_option("--reorder-wait-ms", reorder_wait_ms,
@@ -60,9 +62,14 @@ BridgeConfig LoadBridgeConfig(int argc, char** argv) {
   if (config.service.max_batch < 1) throw common::ConfigError("--max-batch: must be >= 1");
 
   config.mqtt_library = mqtt.library;
-  config.mqtt = mqtt.ToOptions();
-  config.mqtt.max_inflight = 1000;
-  config.mqtt.max_pending = 60000;
+  config.brokers = mqtt.Endpoints();
+  for (const auto& broker : config.brokers) {
+    transport::Options options = mqtt.ToOptions(broker);
+    options.max_inflight = 1000;
+    options.max_pending = 60000;
+    config.mqtt.push_back(std::move(options));
+  }
+  config.core.instance = mqtt.instance;
   config.db = db.ToOptions();
   config.core.ordering.max_wait = std::chrono::milliseconds(reorder_wait_ms);
   config.core.acks.ack_timeout = std::chrono::milliseconds(ack_timeout_ms);

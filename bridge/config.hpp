@@ -7,14 +7,17 @@
 #include "bridge/bridge_core.hpp"
 #include "bridge/bridge_service.hpp"
 #include "offline/db_url.hpp"
+#include "transport/service_flags.hpp"
 #include "transport/transport.hpp"
 
 namespace sparrow::bridge {
 
 struct BridgeConfig {
-  transport::Options mqtt{};
+  // One connection per broker, in this order (the Router's broker indices).
+  std::vector<transport::BrokerEndpoint> brokers;
+  std::vector<transport::Options> mqtt;
   std::string mqtt_library = "mosquitto";  // or "paho"
-  std::string share_group = "bridge";
+  bool presence = true;  // route by the plugin's presence reports (off: every broker)
   offline::DbOptions db{};
   BridgeOptions core{};
   BridgeService::Options service{};

@@ -74,28 +74,33 @@ int main(int argc, char** argv) {
       metrics_server->Start();
     }
 
-    auto transport = transport::MakeTransport(config.mqtt_library, config.mqtt);
-    bridge::BridgeCore core(*transport, store, friendships, clock, config.core, &metrics);
-    bridge::BridgeService service(*transport, core, config.service, &metrics);
-    transport->SetConnectionHandler([log](bool connected, int reason) {
-      if (connected) {
-        log->info("connected to the broker");
-      } else {
-        log->warn("disconnected from the broker reason={}", reason);
-      }
-    });
-    transport->Subscribe("$share/" + config.share_group + "/" + std::string(protocol::kUpFilter),
-                         1);
-    transport->Subscribe(std::string(protocol::kRelationFilter), 1);
+    std::vector<std::unique_ptr<transport::Transport>> transports;
+    std::vector<transport::Transport*> brokers;
+    std::vector<std::string> broker_ids;
+    for (std::size_t i = 0; i < config.mqtt.size(); ++i) {
+      transports.push_back(transport::MakeTransport(config.mqtt_library, config.mqtt[i]));
+      brokers.push_back(transports.back().get());
+      broker_ids.push_back(config.brokers[i].id);
+    }
+    bridge::Router router(brokers, broker_ids, config.presence);
+    bridge::BridgeCore core(router, store, friendships, clock, config.core, &metrics);
+    bridge::BridgeService service(brokers, core, config.service, &metrics);
+    for (auto* broker : brokers) {
+      // Every bridge takes every device's frames and applies those it owns (membership.hpp).
+      broker->Subscribe(std::string(protocol::kUpFilter), 1);
+      broker->Subscribe(std::string(protocol::kRelationFilter), 1);
+      broker->Subscribe(std::string(protocol::kBridgeHeartbeatFilter), 1);
+      if (config.presence) broker->Subscribe(std::string(protocol::kPresenceFilter), 1);
+    }
     service.Start();
-    transport->Start();
-    log->info("started client_id={} broker={}:{} db={} metrics_port={}", config.mqtt.client_id,
-              config.mqtt.host, config.mqtt.port, offline::RedactDbUrl(config.db.url),
-              metrics_server ? metrics_server->port() : 0);
+    for (auto* broker : brokers) broker->Start();
+    log->info("started instance={} brokers={} db={} presence={} metrics_port={}",
+              config.core.instance, config.brokers.size(), offline::RedactDbUrl(config.db.url),
+              config.presence, metrics_server ? metrics_server->port() : 0);
 
     int signal = WaitForSignal();
     log->info("stopping on signal {}", signal);
-    transport->Stop();
+    for (auto* broker : brokers) broker->Stop();
     service.Stop();
     if (metrics_server) metrics_server->Stop();
     return 0;

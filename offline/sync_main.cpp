@@ -106,30 +106,37 @@ int main(int argc, char** argv) {
       metrics_server->Start();
     }
 
-    transport::Options mqtt = config.mqtt.ToOptions();
-    mqtt.max_pending = 20000;
-    auto transport = transport::MakeTransport(config.mqtt.library, mqtt);
+    std::vector<std::unique_ptr<transport::Transport>> transports;
+    std::vector<transport::Transport*> brokers;
+    for (const auto& endpoint : config.mqtt.Endpoints()) {
+      transport::Options mqtt = config.mqtt.ToOptions(endpoint);
+      mqtt.max_pending = 20000;
+      transports.push_back(transport::MakeTransport(config.mqtt.library, mqtt));
+      brokers.push_back(transports.back().get());
+    }
     offline::SyncService service(
-        *transport, [db, &clock] { return std::make_shared<offline::SociMessageStore>(db, clock); },
+        brokers, [db, &clock] { return std::make_shared<offline::SociMessageStore>(db, clock); },
         clock, config.service, &metrics);
-    transport->SetConnectionHandler([log](bool connected, int reason) {
-      if (connected) {
-        log->info("connected to the broker");
-      } else {
-        log->warn("disconnected from the broker reason={}", reason);
-      }
-    });
-    transport->Subscribe("$share/" + config.share_group + "/" + std::string(protocol::kSyncFilter),
-                         1);
+    for (std::size_t i = 0; i < brokers.size(); ++i) {
+      brokers[i]->SetConnectionHandler([log, i](bool connected, int reason) {
+        if (connected) {
+          log->info("connected to broker index={}", i);
+        } else {
+          log->warn("disconnected from broker index={} reason={}", i, reason);
+        }
+      });
+      brokers[i]->Subscribe(
+          "$share/" + config.share_group + "/" + std::string(protocol::kSyncFilter), 1);
+    }
     service.Start();
-    transport->Start();
-    log->info("started client_id={} broker={}:{} db={} workers={}", mqtt.client_id, mqtt.host,
-              mqtt.port, offline::RedactDbUrl(db.url), config.service.workers);
+    for (auto* broker : brokers) broker->Start();
+    log->info("started instance={} brokers={} db={} workers={}", config.mqtt.instance,
+              brokers.size(), offline::RedactDbUrl(db.url), config.service.workers);
 
     int signal = 0;
     sigwait(&set, &signal);
     log->info("stopping on signal {}", signal);
-    transport->Stop();
+    for (auto* broker : brokers) broker->Stop();
     service.Stop();
     if (metrics_server) metrics_server->Stop();
     return 0;

@@ -116,15 +116,18 @@ ReplayOutcome SyncReplayer::Replay(const protocol::DeviceAddress& device,
 
 namespace sparrow::offline {
 
-SyncService::SyncService(transport::Transport& transport, StoreFactory make_store,
+SyncService::SyncService(std::vector<transport::Transport*> brokers, StoreFactory make_store,
                          const common::Clock& clock, Options options, SyncMetrics* metrics)
-    : transport_(transport),
+    : brokers_(std::move(brokers)),
       make_store_(std::move(make_store)),
       clock_(clock),
       options_(options),
       metrics_(metrics) {
-  transport_.SetMessageHandler(
-      [this](transport::Message&& message) { Enqueue(std::move(message)); });
+  for (std::size_t i = 0; i < brokers_.size(); ++i) {
+    const int broker = static_cast<int>(i);
+    brokers_[i]->SetMessageHandler(
+        [this, broker](transport::Message&& message) { Enqueue(broker, std::move(message)); });
+  }
 }
 
 SyncService::~SyncService() { Stop(); }
@@ -147,11 +150,11 @@ void SyncService::Stop() {
   threads_.clear();
 }
 
-void SyncService::Enqueue(transport::Message&& message) {
+void SyncService::Enqueue(int broker, transport::Message&& message) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     if (queue_.size() >= options_.max_queue) return;  // the device asks again
-    queue_.push_back(std::move(message));
+    queue_.push_back(Request{broker, std::move(message)});
   }
   wake_.notify_one();
 }
@@ -160,20 +163,22 @@ void SyncService::Work() {
   auto log = common::Logger("offline");
   std::shared_ptr<MessageStore> store;
   for (;;) {
-    transport::Message message;
+    Request request;
     {
       std::unique_lock<std::mutex> lock(mutex_);
       wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
       if (stopping_) return;
-      message = std::move(queue_.front());
+      request = std::move(queue_.front());
       queue_.pop_front();
     }
+    const transport::Message& message = request.message;
     auto device = protocol::ParseSyncTopic(message.topic);
     if (!device) continue;
     if (metrics_ != nullptr) metrics_->syncs_in_progress.Increment();
     try {
       if (!store) store = make_store_();
-      SyncReplayer replayer(*store, transport_, options_.replay, metrics_);
+      SyncReplayer replayer(*store, *brokers_.at(static_cast<std::size_t>(request.broker)),
+                            options_.replay, metrics_);
       ReplayOutcome outcome = replayer.Replay(*device, message.payload);
       if (outcome == ReplayOutcome::kNotConnected && metrics_ != nullptr) {
         metrics_->failed_syncs.Increment();

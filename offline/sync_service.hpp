@@ -77,7 +77,8 @@ class SyncReplayer {
 namespace sparrow::offline {
 
 // The running sync service: sync requests arrive on the shared subscription
-// `$share/{group}/im/sys/sync/+/+` and are replayed by `workers` threads, each with its own
+// `$share/{group}/im/sys/sync/+/+` of every broker (a request is answered on the broker it came
+// from: the device is there) and are replayed by `workers` threads, each with its own
 // store connection, so one device's 100,000-frame backlog does not hold up the others. A
 // retention thread purges delivered frames older than `retention` every `purge_interval`.
 // Thread-safe: Start/Stop from the owner's thread.
@@ -94,20 +95,24 @@ class SyncService {
   // may be shared by returning the same instance.
   using StoreFactory = std::function<std::shared_ptr<MessageStore>()>;
 
-  // `transport` must outlive the service; the service sets its message handler.
-  SyncService(transport::Transport& transport, StoreFactory make_store, const common::Clock& clock,
-              Options options, SyncMetrics* metrics);
+  // `brokers` must outlive the service; the service sets their message handlers.
+  SyncService(std::vector<transport::Transport*> brokers, StoreFactory make_store,
+              const common::Clock& clock, Options options, SyncMetrics* metrics);
   ~SyncService();
 
   void Start();
   void Stop();  // idempotent
-  void Enqueue(transport::Message&& message);
+  void Enqueue(int broker, transport::Message&& message);
 
  private:
   void Work();
   void Retain();
 
-  transport::Transport& transport_;
+  struct Request {
+    int broker;
+    transport::Message message;
+  };
+  std::vector<transport::Transport*> brokers_;
   StoreFactory make_store_;
   const common::Clock& clock_;
   Options options_;
@@ -116,7 +121,7 @@ class SyncService {
   std::mutex mutex_;                 // guards queue_ and stopping_
   std::condition_variable wake_;     // workers: a request or stopping
   std::condition_variable stopped_;  // the retention thread: stopping
-  std::deque<transport::Message> queue_;
+  std::deque<Request> queue_;
   bool stopping_ = false;
   std::vector<std::thread> threads_;
 };

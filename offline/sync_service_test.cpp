@@ -120,7 +120,7 @@ TEST(SyncServiceTest, TwoDevicesSyncingAtOnceEachGetEverythingOnce) {
   testing::FakeTransport transport;
   testing::ManualClock clock;
   SyncService service(
-      transport, [shared] { return shared; }, clock,  // thread-safe: shared by the workers
+      {&transport}, [shared] { return shared; }, clock,  // thread-safe: shared by the workers
       {.workers = 2, .replay = {.page_size = 9}, .purge_interval = std::chrono::seconds(0)},
       nullptr);
   transport.Start();

@@ -481,10 +481,15 @@ Decoded<ErrorFrame> DecodeErrorFrame(Fields& f) {
     error.id = ChatIdOf(f[Field::kId]);
     if (!error.id) return Bad(f, Field::kId, kRuleChatId);
   }
-  const Value& code = f[Field::kCode];
-  const auto parsed_code = IsString(code) ? ParseErrorCode(code.text) : std::nullopt;
-  if (!parsed_code) return Bad(f, Field::kCode, "must be a known error code");
-  error.code = *parsed_code;
+  Value& code = f[Field::kCode];
+  if (!IsString(code)) return Bad(f, Field::kCode, kRuleString);
+  // Future codes must not break clients (topics.md: extended compatibly): keep the text.
+  if (const auto parsed_code = ParseErrorCode(code.text)) {
+    error.code = *parsed_code;
+  } else {
+    error.code = ErrorCode::kInternal;
+    error.unknown_code = std::move(code.text);
+  }
   if (!IsString(f[Field::kMessage])) return Bad(f, Field::kMessage, kRuleString);
   error.message = std::move(f[Field::kMessage].text);
   if (f[Field::kMid].type != JsonType::kAbsent) {

@@ -63,7 +63,9 @@ using DownFrame = std::variant<ChatDown, AckDown, Synced, ErrorFrame, DecodeErro
 
 // Decodes a server -> client payload (for clients), with the same robustness and error codes.
 // `seq`, when present, must be an integer in 1..kMaxSeq (absent decodes as 0); ids must be
-// valid; `ts` any 64-bit integer; an `error` needs `code` (a known code) and `message`.
+// valid; `ts` any 64-bit integer; an `error` needs `code` and `message` (strings). A `code`
+// this build does not know (a newer server's) is accepted, so that clients keep working: it
+// decodes as ErrorCode::kInternal with the received text in ErrorFrame::unknown_code.
 [[nodiscard]] DownFrame DecodeDown(std::string_view payload) noexcept;
 
 // The `error` frame that answers a DecodeError.

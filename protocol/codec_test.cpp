@@ -782,7 +782,8 @@ TEST(DecodeDownTest, RejectsMalformedServerFramesAsBadFrame) {
            std::string_view(R"({"type":"synced","upto":1})"),
            std::string_view(R"({"type":"synced","upto":1,"lastId":-1})"),
            std::string_view(R"({"type":"synced","upto":-1,"lastId":1})"),
-           std::string_view(R"({"type":"error","code":"nope","message":"m"})"),
+           std::string_view(R"({"type":"error","code":7,"message":"m"})"),
+           std::string_view(R"({"type":"error","message":"m"})"),
            std::string_view(R"({"type":"error","code":"internal"})"),
            std::string_view(R"({"type":"error","code":"internal","message":"m","id":0})"),
            std::string_view(R"({"type":"error","code":"internal","message":"m","mid":""})"),
@@ -797,6 +798,26 @@ TEST(DecodeDownTest, RejectsMalformedServerFramesAsBadFrame) {
        }) {
     EXPECT_EQ(DownCode(payload), ErrorCode::kBadFrame) << payload;
   }
+}
+
+TEST(DecodeDownTest, AcceptsAnUnknownErrorCodeAsInternalKeepingItsText) {
+  const DownFrame frame = DecodeDown(
+      R"({"type":"error","id":9,"code":"quota_exceeded","message":"slow down","expected":3})");
+  const auto* error = std::get_if<ErrorFrame>(&frame);
+  ASSERT_NE(error, nullptr);
+  EXPECT_EQ(error->code, ErrorCode::kInternal);
+  EXPECT_EQ(error->unknown_code, "quota_exceeded");
+  EXPECT_EQ(error->message, "slow down");
+  EXPECT_EQ(error->id, 9);
+  EXPECT_EQ(error->expected, 3);
+}
+
+TEST(DecodeDownTest, KnownErrorCodesHaveNoUnknownCode) {
+  const DownFrame frame = DecodeDown(R"({"type":"error","code":"internal","message":"m"})");
+  const auto* error = std::get_if<ErrorFrame>(&frame);
+  ASSERT_NE(error, nullptr);
+  EXPECT_EQ(error->code, ErrorCode::kInternal);
+  EXPECT_FALSE(error->unknown_code.has_value());
 }
 
 TEST(DecodeDownTest, RejectsOversizedBodyAndPayloadAsTooLarge) {

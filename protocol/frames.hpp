@@ -138,6 +138,9 @@ struct ErrorFrame {
   std::string message;                   // human-readable UTF-8; never contains a message body
   std::optional<std::string> mid;        // the refused ack's mid
   std::optional<std::int64_t> expected;  // out_of_order: the chat id the server waits for
+  // Decoded frames only: the `code` exactly as received when it is not one this build knows
+  // (a newer server's code); `code` is then kInternal. Never written by EncodeError.
+  std::optional<std::string> unknown_code;
 
   friend bool operator==(const ErrorFrame&, const ErrorFrame&) = default;
 };

@@ -15,6 +15,8 @@ constexpr std::string_view kInPrefix = "im/in/";
 constexpr std::string_view kSyncPrefix = "im/sys/sync/";
 constexpr std::string_view kPresencePrefix = "im/sys/presence/";
 constexpr std::string_view kRelationPrefix = "im/sys/relation/";
+constexpr std::string_view kRevokePrefix = "im/sys/revoke/";
+constexpr std::string_view kBridgePrefix = "im/sys/bridge/";
 constexpr std::string_view kSharePrefix = "$share/";
 constexpr std::size_t kMaxTopicBytes = 65535;  // MQTT's two-byte length prefix
 
@@ -98,6 +100,23 @@ std::string RelationTopic(std::string_view a, std::string_view b) {
   assert(IsValidUserId(a) && IsValidUserId(b) && a != b);
   if (b < a) std::swap(a, b);
   return Join(kRelationPrefix, {a, b});
+}
+
+std::string RevokeTopic(std::string_view user) {
+  assert(IsValidUserId(user));
+  return std::string(kRevokePrefix) + std::string(user);
+}
+
+std::string BridgeHeartbeatTopic(std::string_view instance) {
+  assert(IsValidDeviceId(instance));
+  return std::string(kBridgePrefix) + std::string(instance);
+}
+
+std::optional<std::string> ParseBridgeHeartbeatTopic(std::string_view topic) {
+  if (!topic.starts_with(kBridgePrefix)) return std::nullopt;
+  std::string_view instance = topic.substr(kBridgePrefix.size());
+  if (!IsValidDeviceId(instance)) return std::nullopt;
+  return std::string(instance);
 }
 
 std::optional<RelationPair> ParseRelationTopic(std::string_view topic) {

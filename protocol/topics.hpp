@@ -8,6 +8,8 @@
 //   im/sys/sync/{userId}/{deviceId}                 bridge -> offline: a device's sync frame
 //   im/sys/presence/{brokerId}/{userId}/{deviceId}  plugin -> services: connect/disconnect
 //   im/sys/relation/{userId}/{userId}               authsvc -> bridges: friendship changed
+//   im/sys/revoke/{userId}                          authsvc -> broker plugins: tokens revoked
+//   im/sys/bridge/{instance}                        bridge -> bridges: heartbeat (membership)
 //
 // All functions are pure and thread-safe. Builders take ids that are already valid (they come
 // from an authenticated connection or a parser below) and assert it in debug builds. Parsers
@@ -27,6 +29,7 @@ inline constexpr std::string_view kUpFilter = "im/up/+/+";
 inline constexpr std::string_view kSyncFilter = "im/sys/sync/+/+";
 inline constexpr std::string_view kPresenceFilter = "im/sys/presence/#";
 inline constexpr std::string_view kRelationFilter = "im/sys/relation/+/+";
+inline constexpr std::string_view kBridgeHeartbeatFilter = "im/sys/bridge/+";
 
 // A broker id (one Mosquitto instance, in presence topics) uses the deviceId alphabet:
 // `^[A-Za-z0-9_-]{1,64}$`.
@@ -54,6 +57,13 @@ inline constexpr std::string_view kRelationFilter = "im/sys/relation/+/+";
 [[nodiscard]] std::optional<DeviceAddress> ParseSyncTopic(std::string_view topic);
 // Returns the userId of `im/in/{userId}`.
 [[nodiscard]] std::optional<std::string> ParseInboxTopic(std::string_view topic);
+
+// `im/sys/revoke/{user}`. Precondition: a valid userId.
+[[nodiscard]] std::string RevokeTopic(std::string_view user);
+// `im/sys/bridge/{instance}`; the instance uses the deviceId alphabet.
+[[nodiscard]] std::string BridgeHeartbeatTopic(std::string_view instance);
+// The instance of a heartbeat topic, else nullopt.
+[[nodiscard]] std::optional<std::string> ParseBridgeHeartbeatTopic(std::string_view topic);
 
 // The two userIds of a relation topic (any order accepted), else nullopt.
 struct RelationPair {

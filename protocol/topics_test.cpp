@@ -235,3 +235,18 @@ TEST(RelationTopicTest, RejectsMalformedRelationTopics) {
 
 }  // namespace
 }  // namespace sparrow::protocol
+
+namespace sparrow::protocol {
+namespace {
+
+TEST(ServiceTopicsTest, RevokeAndBridgeHeartbeatTopics) {
+  EXPECT_EQ(RevokeTopic("alice"), "im/sys/revoke/alice");
+  EXPECT_EQ(BridgeHeartbeatTopic("host-1"), "im/sys/bridge/host-1");
+  EXPECT_EQ(ParseBridgeHeartbeatTopic("im/sys/bridge/host-1"), "host-1");
+  EXPECT_FALSE(ParseBridgeHeartbeatTopic("im/sys/bridge/a/b").has_value());
+  EXPECT_FALSE(ParseBridgeHeartbeatTopic("im/sys/bridge/").has_value());
+  EXPECT_TRUE(TopicMatchesFilter(kBridgeHeartbeatFilter, BridgeHeartbeatTopic("x")));
+}
+
+}  // namespace
+}  // namespace sparrow::protocol

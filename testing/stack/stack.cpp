@@ -2,6 +2,9 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
 #include <stdexcept>
 
 #include "testing/mqtt/free_port.hpp"
@@ -119,10 +122,15 @@ void SparrowStack::Start() {
     brokers_.back()->Start();
   }
   const std::string port = std::to_string(brokers_.front()->port());
+  std::string broker_list;  // b1=127.0.0.1:P1,b2=...: services connect to every broker
+  for (std::size_t i = 0; i < brokers_.size(); ++i) {
+    broker_list += (i == 0 ? "" : ",") + std::string("b") + std::to_string(i + 1) +
+                   "=127.0.0.1:" + std::to_string(brokers_[i]->port());
+  }
   for (int i = 0; i < options_.bridges; ++i) {
     std::vector<std::string> args{"--token-file", (keys / "bridge.token").string(),
                                   "--instance",   "t" + std::to_string(i),
-                                  "--mqtt-port",  port};
+                                  "--brokers",    broker_list};
     args.insert(args.end(), options_.bridge_args.begin(), options_.bridge_args.end());
     bridges_.push_back(Service("bridge-" + std::to_string(i), BridgeBinary(), args));
   }
@@ -146,14 +154,52 @@ void SparrowStack::Start() {
     args.insert(args.end(), options_.authsvc_args.begin(), options_.authsvc_args.end());
     authsvc_ = Service("authsvc", AuthsvcBinary(), args);
   }
+  if (options_.bridges > 1 && !WaitBridges(options_.start_timeout)) {
+    throw std::runtime_error("SparrowStack: bridges did not see each other; logs:\n" + Logs());
+  }
   if (options_.offline && options_.bridges > 0 && !WaitReady(options_.start_timeout)) {
     throw std::runtime_error("SparrowStack: services not ready; logs:\n" + Logs());
   }
 }
 
+bool SparrowStack::WaitBridges(std::chrono::milliseconds timeout) {
+  // Every bridge announces itself on im/sys/bridge/{instance} each second with the number of
+  // members it knows: once every one counts them all, they share the devices.
+  transport::Options options;
+  options.port = brokers_.front()->port();
+  options.client_id = "bridge:stackwatch";
+  options.username = "bridge";
+  options.password = Token("bridge", common::Role::kSvc);
+  auto watch = transport::MakeTransport("mosquitto", options);
+  std::mutex mutex;
+  std::map<std::string, int> members;  // instance topic -> members it knows
+  watch->SetMessageHandler([&](transport::Message&& m) {
+    auto json = nlohmann::json::parse(m.payload, nullptr, /*allow_exceptions=*/false);
+    std::lock_guard<std::mutex> lock(mutex);
+    members[m.topic] = json.is_object() ? json.value("members", 0) : 0;
+  });
+  watch->Subscribe("im/sys/bridge/+", 0);
+  watch->Start();
+  const bool ok = WaitUntil(
+      [&] {
+        std::lock_guard<std::mutex> lock(mutex);
+        if (members.size() < static_cast<std::size_t>(options_.bridges)) return false;
+        for (const auto& [topic, count] : members) {
+          if (count < options_.bridges) return false;
+        }
+        return true;
+      },
+      timeout);
+  watch->Stop();
+  return ok;
+}
+
 bool SparrowStack::WaitReady(std::chrono::milliseconds timeout) {
-  TestDevice probe(*this, "stackprobe", "probe");
-  return probe.Connect(0, timeout).has_value();
+  for (int i = 0; i < broker_count(); ++i) {
+    TestDevice probe(*this, "stackprobe", "probe" + std::to_string(i), 5, i);
+    if (!probe.Connect(0, timeout).has_value()) return false;
+  }
+  return true;
 }
 
 void SparrowStack::Stop() {

@@ -55,6 +55,8 @@ class SparrowStack {
   void Stop();
   // Waits until the probe's `sync` is answered again (after killing/restarting parts).
   bool WaitReady(std::chrono::milliseconds timeout);
+  // Waits until every bridge's heartbeat was seen (they then share the devices).
+  bool WaitBridges(std::chrono::milliseconds timeout);
 
   MosquittoProcess& broker(int i = 0) { return *brokers_.at(static_cast<std::size_t>(i)); }
   ChildProcess& bridge(int i = 0) { return *bridges_.at(static_cast<std::size_t>(i)); }
