@@ -135,8 +135,9 @@ void SparrowStack::Start() {
     bridges_.push_back(Service("bridge-" + std::to_string(i), BridgeBinary(), args));
   }
   if (options_.offline) {
-    std::vector<std::string> args{
-        "--token-file", (keys / "offline.token").string(), "--instance", "t0", "--mqtt-port", port};
+    std::vector<std::string> args{"--token-file", (keys / "offline.token").string(),
+                                  "--instance",   "t0",
+                                  "--brokers",    broker_list};
     args.insert(args.end(), options_.offline_args.begin(), options_.offline_args.end());
     offline_ = Service("offline", OfflineBinary(), args);
   }
