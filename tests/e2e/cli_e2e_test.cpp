@@ -2,7 +2,11 @@
 // binary, run as separate processes for two users with separate SPARROW_HOME folders, against
 // the real stack (Mosquitto + auth plugin, sparrow-bridge, sparrow-offline, sparrow-authsvc,
 // SQLite). Everything goes through the public contract: REST for accounts, MQTT for messages.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <fstream>
@@ -33,7 +37,22 @@ class CliEndToEndTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     stack_ = new SparrowStack(StackOptions{.authsvc = true});
-    stack_->Start();
+    stack_->Start();  // waits for the broker, the bridge and the sync service
+    ASSERT_TRUE(WaitUntil([] { return Accepts(stack_->http_port()); }, 20s))
+        << "the REST service does not listen\n"
+        << stack_->Logs();
+  }
+  // True when something accepts TCP connections on 127.0.0.1:port.
+  static bool Accepts(int port) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return false;
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(static_cast<std::uint16_t>(port));
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
+    ::close(fd);
+    return ok;
   }
   static void TearDownTestSuite() {
     delete stack_;
