@@ -8,8 +8,6 @@
 
 namespace sparrow::authsvc {
 
-std::string RevokeTopic(std::string_view user) { return "im/sys/revoke/" + std::string(user); }
-
 std::string RelationPayload(bool friends) {
   return friends ? R"({"friends":true})" : R"({"friends":false})";
 }
@@ -18,19 +16,24 @@ std::string RevokePayload(std::int64_t before_ms) {
   return R"({"before":)" + std::to_string(before_ms) + "}";
 }
 
-MqttAnnouncer::MqttAnnouncer(transport::Transport& transport, Options options,
+MqttAnnouncer::MqttAnnouncer(std::vector<transport::Transport*> brokers, Options options,
                              std::function<void()> on_failure)
-    : transport_(transport), options_(options), on_failure_(std::move(on_failure)) {}
+    : brokers_(std::move(brokers)), options_(options), on_failure_(std::move(on_failure)) {}
 
 void MqttAnnouncer::RelationChanged(std::string_view a, std::string_view b, bool friends) {
   Publish(protocol::RelationTopic(a, b), RelationPayload(friends));
 }
 
 void MqttAnnouncer::TokensRevoked(std::string_view user, std::int64_t before_ms) {
-  Publish(RevokeTopic(user), RevokePayload(before_ms));
+  Publish(protocol::RevokeTopic(user), RevokePayload(before_ms));
 }
 
 void MqttAnnouncer::Publish(const std::string& topic, const std::string& payload) {
+  for (transport::Transport* broker : brokers_) PublishTo(*broker, topic, payload);
+}
+
+void MqttAnnouncer::PublishTo(transport::Transport& transport_, const std::string& topic,
+                              const std::string& payload) {
   // The transport has no per-message acknowledgement; its `pending` gauge (QoS 1 publishes not
   // yet acknowledged) reaching zero tells that this one was. Polled briefly: announcements are
   // rare (a friendship change, a logout) and this runs on an HTTP worker, never on the

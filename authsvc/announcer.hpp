@@ -14,6 +14,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace sparrow::transport {
 class Transport;
@@ -21,8 +22,6 @@ class Transport;
 
 namespace sparrow::authsvc {
 
-// `im/sys/revoke/{user}`. Precondition: a valid userId.
-std::string RevokeTopic(std::string_view user);
 std::string RelationPayload(bool friends);          // {"friends":true}
 std::string RevokePayload(std::int64_t before_ms);  // {"before":1764430000000}
 
@@ -43,18 +42,19 @@ class NullAnnouncer final : public Announcer {
   void TokensRevoked(std::string_view, std::int64_t) override {}
 };
 
-// Publishes through a started Transport (its client id `{sub}:{instance}` with the authsvc's
-// svc token) and waits, up to `confirm_timeout`, until the broker has acknowledged every
-// publish in flight, so the bridges normally hold the news before the HTTP client does.
+// Publishes through started Transports, one per broker (client id `{sub}:{instance}` with the
+// authsvc's svc token), and waits, up to `confirm_timeout`, until each broker has acknowledged
+// every publish in flight, so the bridges normally hold the news before the HTTP client does.
+// Every broker gets every announcement: a revocation must reach each broker's plugin.
 class MqttAnnouncer final : public Announcer {
  public:
   struct Options {
     // Bound on the wait for the connection and for the broker's PUBACK.
     std::chrono::milliseconds confirm_timeout{1000};
   };
-  // `transport` must outlive the announcer. `on_failure` (optional) is called once per
-  // announcement that could not be handed to the broker.
-  MqttAnnouncer(transport::Transport& transport, Options options,
+  // `brokers` must outlive the announcer. `on_failure` (optional) is called once per
+  // announcement that could not be handed to a broker.
+  MqttAnnouncer(std::vector<transport::Transport*> brokers, Options options,
                 std::function<void()> on_failure = nullptr);
 
   void RelationChanged(std::string_view a, std::string_view b, bool friends) override;
@@ -62,8 +62,10 @@ class MqttAnnouncer final : public Announcer {
 
  private:
   void Publish(const std::string& topic, const std::string& payload);
+  void PublishTo(transport::Transport& broker, const std::string& topic,
+                 const std::string& payload);
 
-  transport::Transport& transport_;
+  std::vector<transport::Transport*> brokers_;
   const Options options_;
   std::function<void()> on_failure_;
 };

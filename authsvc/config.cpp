@@ -119,7 +119,7 @@ AuthsvcConfig LoadAuthsvcConfig(int argc, char** argv) {
     db.url = "sqlite:" + (std::filesystem::path(serve.data_dir) / "sparrow.db").string();
   serve.db = db.ToOptions();
   if (!mqtt.token_file.empty()) {
-    serve.mqtt = mqtt.ToOptions();
+    for (const auto& broker : mqtt.Endpoints()) serve.mqtt.push_back(mqtt.ToOptions(broker));
     serve.mqtt_library = mqtt.library;
   }
   return config;

@@ -19,7 +19,7 @@ struct ServeConfig {
   int port = 8080;
   offline::DbOptions db{};
   // The MQTT connection for announcements; nullopt without --token-file (no announcements).
-  std::optional<transport::Options> mqtt;
+  std::vector<transport::Options> mqtt;  // one per broker; empty: no MQTT
   std::string mqtt_library = "mosquitto";
   std::int64_t token_ttl_s = 3600;
   std::uint64_t max_file_bytes = 100ull << 20;

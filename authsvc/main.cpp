@@ -76,19 +76,24 @@ int Serve(const sparrow::authsvc::ServeConfig& config) {
       static_cast<std::size_t>(config.workers));
   (void)accounts.Acquire();  // open (and migrate) the database now: fail at start, not later
 
-  std::unique_ptr<transport::Transport> transport;
+  std::vector<std::unique_ptr<transport::Transport>> transports;
+  std::vector<transport::Transport*> brokers;
   std::unique_ptr<Announcer> announcer;
-  if (config.mqtt) {
-    transport = transport::MakeTransport(config.mqtt_library, *config.mqtt);
-    transport->SetConnectionHandler([log](bool connected, int reason) {
-      if (connected) {
-        log->info("connected to the broker");
-      } else {
-        log->warn("disconnected from the broker reason={}", reason);
-      }
-    });
-    transport->Start();
-    announcer = std::make_unique<MqttAnnouncer>(*transport, MqttAnnouncer::Options{},
+  if (!config.mqtt.empty()) {
+    for (const auto& options : config.mqtt) {
+      transports.push_back(transport::MakeTransport(config.mqtt_library, options));
+      auto* broker = transports.back().get();
+      broker->SetConnectionHandler([log, port = options.port](bool connected, int reason) {
+        if (connected) {
+          log->info("connected to the broker port={}", port);
+        } else {
+          log->warn("disconnected from the broker port={} reason={}", port, reason);
+        }
+      });
+      broker->Start();
+      brokers.push_back(broker);
+    }
+    announcer = std::make_unique<MqttAnnouncer>(brokers, MqttAnnouncer::Options{},
                                                 [&metrics] { metrics.AnnounceFailed(); });
   } else {
     log->warn(
@@ -117,13 +122,15 @@ int Serve(const sparrow::authsvc::ServeConfig& config) {
       "started address={}:{} db={} data_dir={} mqtt={} argon2_memory_kib={} "
       "argon2_passes={} max_concurrent_hashes={}",
       config.bind, server.port(), offline::RedactDbUrl(config.db.url), config.data_dir,
-      config.mqtt ? config.mqtt->client_id : std::string("off"), config.hasher.memory_kib,
+      config.mqtt.empty() ? std::string("off")
+                          : config.mqtt.front().client_id + " brokers=" +
+                                std::to_string(config.mqtt.size()), config.hasher.memory_kib,
       config.hasher.passes, config.hasher.max_concurrent);
 
   const int signal = WaitForSignal();
   log->info("stopping on signal {}", signal);
   server.Stop();
-  if (transport) transport->Stop();
+  for (auto* broker : brokers) broker->Stop();
   return 0;
 }
 

@@ -23,7 +23,7 @@ class RecordingAnnouncer final : public Announcer {
     Add({protocol::RelationTopic(a, b), RelationPayload(friends)});
   }
   void TokensRevoked(std::string_view user, std::int64_t before_ms) override {
-    Add({RevokeTopic(user), RevokePayload(before_ms)});
+    Add({protocol::RevokeTopic(user), RevokePayload(before_ms)});
   }
 
   std::vector<Announcement> Take() {

@@ -121,7 +121,6 @@ void SparrowStack::Start() {
     brokers_.push_back(std::make_unique<MosquittoProcess>(broker));
     brokers_.back()->Start();
   }
-  const std::string port = std::to_string(brokers_.front()->port());
   std::string broker_list;  // b1=127.0.0.1:P1,b2=...: services connect to every broker
   for (std::size_t i = 0; i < brokers_.size(); ++i) {
     broker_list += (i == 0 ? "" : ",") + std::string("b") + std::to_string(i + 1) +
@@ -150,8 +149,8 @@ void SparrowStack::Start() {
                                   std::to_string(http_port_),
                                   "--token-file",
                                   (keys / "authsvc.token").string(),
-                                  "--mqtt-port",
-                                  port};
+                                  "--brokers",
+                                  broker_list};
     args.insert(args.end(), options_.authsvc_args.begin(), options_.authsvc_args.end());
     authsvc_ = Service("authsvc", AuthsvcBinary(), args);
   }
