@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <iostream>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -88,7 +89,12 @@ class CliEndToEndTest : public ::testing::Test {
 
   CliResult Run(const User& user, std::vector<std::string> args, const std::string& input = "",
                 const std::string& device = "cli") {
-    return RunCli(Options(user, std::move(args), device), input, 90s);
+    const auto t0 = std::chrono::steady_clock::now();
+    std::string what;
+    for (auto& a : args) what += a + " ";
+    auto r = RunCli(Options(user, std::move(args), device), input, 90s);
+    std::cerr << "TIMING " << what << std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count() << " ms\n";
+    return r;
   }
 
   std::unique_ptr<CliProcess> Start(const User& user, std::vector<std::string> args,

@@ -52,16 +52,19 @@ def listening(port):
 
 
 def main():
+    cluster = "--cluster" in sys.argv[1:]
     data = tempfile.mkdtemp(prefix="sparrow-up-test-")
     # Three free ports in a row are not guaranteed: take the HTTP port, check its neighbours.
     while True:
         http = free_port()
-        if not any(listening(p) for p in (http + 1, http + 2)):
+        if not any(listening(p) for p in range(http + 1, http + 5)):
             break
-    mqtt = free_port()
+    mqtt, mqtt2 = free_port(), free_port()
     env = dict(os.environ, SPARROW_DATA_DIR=data, SPARROW_MQTT_PORT=str(mqtt),
-               SPARROW_HTTP_PORT=str(http), SPARROW_BUILD_DIR=BUILD)
-    launcher = subprocess.Popen([os.path.join(ROOT, "sparrow"), "up"], env=env,
+               SPARROW_MQTT_PORT_2=str(mqtt2), SPARROW_HTTP_PORT=str(http),
+               SPARROW_BUILD_DIR=BUILD)
+    command = [os.path.join(ROOT, "sparrow"), "up"] + (["--cluster"] if cluster else [])
+    launcher = subprocess.Popen(command, env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                 start_new_session=True)
     output = []
@@ -76,6 +79,8 @@ def main():
                 break
         assert any("press Ctrl-C" in l for l in output), "".join(output)
         names = ["mosquitto", "authsvc", "bridge", "offline"]
+        if cluster:
+            names += ["mariadb", "mosquitto2", "bridge2"]
         pids = {}
         for name in names:
             with open(os.path.join(data, "run", f"{name}.pid")) as f:
@@ -83,6 +88,8 @@ def main():
             assert alive(pids[name]), f"{name} is not running"
             assert os.path.exists(os.path.join(data, "log", f"{name}.log")), name
         assert listening(mqtt), "the broker does not listen on SPARROW_MQTT_PORT"
+        if cluster:
+            assert listening(mqtt2), "the second broker does not listen on SPARROW_MQTT_PORT_2"
         with urllib.request.urlopen(f"http://127.0.0.1:{http}/healthz", timeout=5) as r:
             assert r.status == 200
         with urllib.request.urlopen(f"http://127.0.0.1:{http + 1}/metrics", timeout=5) as r:
