@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "common/failpoint.hpp"
 #include "common/ids.hpp"
 #include "common/log.hpp"
 #include "offline/store_error.hpp"
@@ -299,6 +300,7 @@ void BridgeCore::Commit(Work& work) {
     return;
   }
 
+  SPARROW_FAILPOINT("bridge.after_receive_before_store");
   offline::BatchResult result;
   auto started = std::chrono::steady_clock::now();
   try {
@@ -318,6 +320,7 @@ void BridgeCore::Commit(Work& work) {
     metrics_->batch_frames.Observe(static_cast<double>(batch.chats.size() + batch.receipts.size()));
   }
 
+  SPARROW_FAILPOINT("bridge.after_commit_before_sent");
   const auto now = clock_.Now();
   for (std::size_t i = 0; i < work.chats.size(); ++i) {
     const AcceptedChat& accepted = work.chats[i];
@@ -347,6 +350,7 @@ void BridgeCore::Commit(Work& work) {
     }
     RememberChat(stored.mid, ChatInfo{write.from_user, write.from_device, write.client_id,
                                       write.dest_user, false, false});
+    SPARROW_FAILPOINT("bridge.after_publish_before_ack");
   }
   for (std::size_t i = 0; i < batch.receipts.size(); ++i) {
     const offline::ReceiptWrite& write = batch.receipts[i];

@@ -8,6 +8,7 @@
 #include <thread>
 #include <variant>
 
+#include "common/failpoint.hpp"
 #include "common/log.hpp"
 #include "protocol/codec.hpp"
 #include "protocol/topics.hpp"
@@ -93,6 +94,7 @@ ReplayOutcome SyncReplayer::Replay(const protocol::DeviceAddress& device,
         return ReplayOutcome::kNotConnected;
       }
       after = stored.seq;
+      SPARROW_FAILPOINT("offline.mid_sync");
     }
     replayed += frames.size();
     if (frames.size() < options_.page_size) break;
