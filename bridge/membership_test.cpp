@@ -53,7 +53,9 @@ TEST(MembershipTest, OnlyTheLeavingInstancesDevicesMove) {
   two.Heard("b", clock.Now());  // c left
   for (int i = 0; i < 500; ++i) {
     std::string user = "u" + std::to_string(i);
-    if (three.Owner(user, "d") != "c") EXPECT_EQ(three.Owner(user, "d"), two.Owner(user, "d"));
+    if (three.Owner(user, "d") != "c") {
+      EXPECT_EQ(three.Owner(user, "d"), two.Owner(user, "d"));
+    }
   }
 }
 
