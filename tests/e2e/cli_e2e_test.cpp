@@ -9,7 +9,6 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <iostream>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -89,12 +88,7 @@ class CliEndToEndTest : public ::testing::Test {
 
   CliResult Run(const User& user, std::vector<std::string> args, const std::string& input = "",
                 const std::string& device = "cli") {
-    const auto t0 = std::chrono::steady_clock::now();
-    std::string what;
-    for (auto& a : args) what += a + " ";
-    auto r = RunCli(Options(user, std::move(args), device), input, 90s);
-    std::cerr << "TIMING " << what << std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count() << " ms\n";
-    return r;
+    return RunCli(Options(user, std::move(args), device), input, 90s);
   }
 
   std::unique_ptr<CliProcess> Start(const User& user, std::vector<std::string> args,
@@ -259,8 +253,8 @@ TEST_F(CliEndToEndTest, AFiveMegabyteFileRoundTripsWithItsSha256Checked) {
   std::string contents(5 * 1024 * 1024, '\0');
   std::mt19937_64 random(42);
   for (auto& c : contents) c = static_cast<char>(random());
-  std::ofstream(path, std::ios::binary).write(contents.data(),
-                                              static_cast<std::streamsize>(contents.size()));
+  std::ofstream(path, std::ios::binary)
+      .write(contents.data(), static_cast<std::streamsize>(contents.size()));
   const std::string sha = client::Sha256Hex(contents);
 
   const auto downloads = dir_.path() / "bob-downloads";
@@ -352,8 +346,8 @@ TEST_F(CliEndToEndTest, KillingTheSenderMidStreamLosesAndDuplicatesNothing) {
   ASSERT_GE(recorded.size(), 20u);
   ASSERT_LE(recorded.size(), lines.size());
   EXPECT_EQ(recorded, std::vector<std::string>(lines.begin(), lines.begin() + recorded.size()));
-  const json state = json::parse(ReadTextFile(alice.home / "state" / alice.name / "cli" /
-                                              "state.json"));
+  const json state =
+      json::parse(ReadTextFile(alice.home / "state" / alice.name / "cli" / "state.json"));
   EXPECT_TRUE(state["outbox"].empty()) << state.dump();
 
   // bob got exactly those, in order, none twice.
@@ -370,8 +364,7 @@ TEST_F(CliEndToEndTest, KillingTheSenderMidStreamLosesAndDuplicatesNothing) {
     ASSERT_EQ(r.exit_code, 0) << r.stderr_text;
   }
   ASSERT_TRUE(bob_listen->WaitForEvents(
-      [&](const auto&) { return TextsFrom(*bob_listen, alice.name).size() >= lines.size(); },
-      30s));
+      [&](const auto&) { return TextsFrom(*bob_listen, alice.name).size() >= lines.size(); }, 30s));
   EXPECT_EQ(TextsFrom(*bob_listen, alice.name), lines);
   EXPECT_EQ(state["lastId"].get<std::int64_t>(), static_cast<std::int64_t>(recorded.size()));
 }
@@ -380,17 +373,24 @@ TEST_F(CliEndToEndTest, ErrorsAreOneClearLineWithANonZeroExitCode) {
   User alice = NewUser("alice");
   User carol = NewUser("carol");
 
+  auto one_line = [](const std::string& text) {
+    return !text.empty() && text.find('\n') == text.size() - 1 &&
+           text.rfind("sparrow: error: ", 0) == 0;
+  };
   auto r = Run(alice, {"send", carol.name, "we are not friends"});
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_NE(r.stderr_text.find("sparrow: error: "), std::string::npos) << r.stderr_text;
+  EXPECT_TRUE(one_line(r.stderr_text)) << r.stderr_text;
 
   r = Run(alice, {"frobnicate"});
   EXPECT_EQ(r.exit_code, 2);
+  EXPECT_TRUE(one_line(r.stderr_text)) << r.stderr_text;
   r = Run(alice, {"send", carol.name});
   EXPECT_EQ(r.exit_code, 2);
+  EXPECT_TRUE(one_line(r.stderr_text)) << r.stderr_text;
 
   r = Run(alice, {"friend", "add", "nosuchuser"});
   EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(one_line(r.stderr_text)) << r.stderr_text;
   EXPECT_NE(r.stderr_text.find("no user nosuchuser"), std::string::npos) << r.stderr_text;
 
   User eve = NewUser("eve");
@@ -400,6 +400,7 @@ TEST_F(CliEndToEndTest, ErrorsAreOneClearLineWithANonZeroExitCode) {
   }
   r = RunCli(wrong);
   EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(one_line(r.stderr_text)) << r.stderr_text;
   EXPECT_NE(r.stderr_text.find("wrong user id or password"), std::string::npos) << r.stderr_text;
 }
 

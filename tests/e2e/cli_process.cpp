@@ -64,7 +64,8 @@ CliProcess::CliProcess(CliOptions options) : options_(std::move(options)) {
   }
   const int log_fd =
       ::open(options_.stderr_log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (log_fd < 0) throw std::runtime_error("CliProcess: cannot open " + options_.stderr_log.string());
+  if (log_fd < 0)
+    throw std::runtime_error("CliProcess: cannot open " + options_.stderr_log.string());
   const pid_t parent = ::getpid();
   const pid_t pid = ::fork();
   if (pid < 0) throw std::runtime_error(std::string("CliProcess: fork: ") + std::strerror(errno));
@@ -147,9 +148,8 @@ std::vector<nlohmann::json> CliProcess::Events(const std::string& event) const {
   return out;
 }
 
-bool CliProcess::WaitForEvents(
-    const std::function<bool(const std::vector<nlohmann::json>&)>& pred,
-    std::chrono::milliseconds timeout) const {
+bool CliProcess::WaitForEvents(const std::function<bool(const std::vector<nlohmann::json>&)>& pred,
+                               std::chrono::milliseconds timeout) const {
   return WaitUntil([&] { return pred(Events()); }, timeout, std::chrono::milliseconds(10));
 }
 
@@ -191,11 +191,10 @@ void CliProcess::Kill() {
 
 std::string CliProcess::Stderr() const { return ReadTextFile(options_.stderr_log); }
 
-CliResult RunCli(CliOptions options, const std::string& input,
-                 std::chrono::milliseconds timeout) {
+CliResult RunCli(CliOptions options, const std::string& input, std::chrono::milliseconds timeout) {
   CliProcess process(std::move(options));
-  if (!input.empty()) process.WriteLine(input.back() == '\n' ? input.substr(0, input.size() - 1)
-                                                             : input);
+  if (!input.empty())
+    process.WriteLine(input.back() == '\n' ? input.substr(0, input.size() - 1) : input);
   process.CloseStdin();
   CliResult result;
   const auto code = process.Wait(timeout);

@@ -26,8 +26,9 @@ namespace sparrow::testing {
 
 struct CliOptions {
   std::string binary;
-  std::vector<std::string> args;                         // without argv[0]
-  std::vector<std::pair<std::string, std::string>> env;  // added to ours (SPARROW_* of ours dropped)
+  std::vector<std::string> args;  // without argv[0]
+  std::vector<std::pair<std::string, std::string>>
+      env;  // added to ours (SPARROW_* of ours dropped)
   std::filesystem::path stderr_log;
 };
 
