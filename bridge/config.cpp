@@ -40,19 +40,8 @@ BridgeConfig LoadBridgeConfig(int argc, char** argv) {
   app.add_option("--max-batch", config.service.max_batch, "Frames per group commit at most")
       ->envname("SPARROW_MAX_BATCH")
       ->capture_default_str();
-  app.add_option("--metrics-port", config.metrics_port, "Port of /metrics (0: none)")
-      ->envname("SPARROW_BRIDGE_METRICS_PORT")
-      ->capture_default_str();
-  app.add_option("--metrics-bind", config.metrics_bind, "Address of /metrics")
-      ->capture_default_str();
-  app.add_option("--log-level", config.log_level, "trace|debug|info|warn|error")
-      ->envname("SPARROW_LOG_LEVEL")
-      ->capture_default_str();
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    std::exit(app.exit(e));
-  }
+  config.runtime.AddTo(app, "bridge");
+  common::ParseOrExit(app, argc, argv);
 
   if (reorder_wait_ms < 1000 || reorder_wait_ms > 5000) {
     throw common::ConfigError("--reorder-wait-ms: must be between 1000 and 5000");

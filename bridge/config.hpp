@@ -6,6 +6,7 @@
 
 #include "bridge/bridge_core.hpp"
 #include "bridge/bridge_service.hpp"
+#include "common/service.hpp"
 #include "offline/db_url.hpp"
 #include "transport/service_flags.hpp"
 #include "transport/transport.hpp"
@@ -21,9 +22,7 @@ struct BridgeConfig {
   offline::DbOptions db{};
   BridgeOptions core{};
   BridgeService::Options service{};
-  std::string metrics_bind = "127.0.0.1";
-  int metrics_port = 0;  // 0: no metrics endpoint
-  std::string log_level = "info";
+  common::RuntimeFlags runtime{};  // metrics endpoint, log level
 };
 
 // Parses argv (and SPARROW_* environment variables). Prints help and exits on --help; throws

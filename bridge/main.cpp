@@ -5,16 +5,13 @@
 //   sparrow-bridge --token-file data/keys/bridge.token --db sqlite:data/sparrow.db
 //
 // Needs: a broker with the Sparrow plugin, an `svc` token, the database (see deploy/README.md).
-#include <csignal>
-
 #include "bridge/bridge_core.hpp"
 #include "bridge/bridge_metrics.hpp"
 #include "bridge/bridge_service.hpp"
 #include "bridge/config.hpp"
 #include "common/clock.hpp"
-#include "common/error.hpp"
 #include "common/log.hpp"
-#include "common/metrics_server.hpp"
+#include "common/service.hpp"
 #include "offline/account_store.hpp"
 #include "offline/db_url.hpp"
 #include "offline/soci_message_store.hpp"
@@ -34,31 +31,14 @@ class AccountFriendships final : public sparrow::bridge::FriendshipSource {
   sparrow::offline::AccountStore& accounts_;
 };
 
-int WaitForSignal() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  int signal = 0;
-  sigwait(&set, &signal);
-  return signal;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
   using namespace sparrow;
-  // Block the stop signals in every thread; the main thread waits for them below.
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-
-  auto log = common::Logger("bridge");
-  try {
+  common::StopSignals stop;  // before any thread starts
+  return common::RunService("bridge", [&] {
+    auto log = common::Logger("bridge");
     bridge::BridgeConfig config = bridge::LoadBridgeConfig(argc, argv);
-    common::SetLogLevel(config.log_level);
     auto& clock = common::SystemClock::Instance();
 
     offline::SociMessageStore store(config.db, clock);
@@ -67,12 +47,7 @@ int main(int argc, char** argv) {
 
     auto registry = std::make_shared<prometheus::Registry>();
     bridge::BridgeMetrics metrics(*registry);
-    std::unique_ptr<common::MetricsServer> metrics_server;
-    if (config.metrics_port != 0) {
-      metrics_server = std::make_unique<common::MetricsServer>(registry, config.metrics_bind,
-                                                               config.metrics_port);
-      metrics_server->Start();
-    }
+    auto metrics_server = config.runtime.Start(registry);
 
     std::vector<std::unique_ptr<transport::Transport>> transports;
     std::vector<transport::Transport*> brokers;
@@ -98,17 +73,8 @@ int main(int argc, char** argv) {
               config.core.instance, config.brokers.size(), offline::RedactDbUrl(config.db.url),
               config.presence, metrics_server ? metrics_server->port() : 0);
 
-    int signal = WaitForSignal();
-    log->info("stopping on signal {}", signal);
+    log->info("stopping on signal {}", stop.Wait());
     for (auto* broker : brokers) broker->Stop();
     service.Stop();
-    if (metrics_server) metrics_server->Stop();
-    return 0;
-  } catch (const common::ConfigError& e) {
-    log->error("configuration: {}", e.what());
-    return 2;
-  } catch (const std::exception& e) {
-    log->error("fatal: {}", e.what());
-    return 1;
-  }
+  });
 }

@@ -9,12 +9,11 @@
 #include <prometheus/registry.h>
 
 #include <CLI/CLI.hpp>
-#include <csignal>
 
 #include "common/clock.hpp"
 #include "common/error.hpp"
 #include "common/log.hpp"
-#include "common/metrics_server.hpp"
+#include "common/service.hpp"
 #include "offline/db_flags.hpp"
 #include "offline/soci_message_store.hpp"
 #include "offline/sync_service.hpp"
@@ -29,9 +28,7 @@ struct OfflineConfig {
   sparrow::offline::SyncService::Options service;
   std::string share_group = "offline";
   int retention_days = 30;
-  int metrics_port = 0;
-  std::string metrics_bind = "127.0.0.1";
-  std::string log_level = "info";
+  sparrow::common::RuntimeFlags runtime;
 };
 
 OfflineConfig LoadConfig(int argc, char** argv) {
@@ -50,19 +47,8 @@ OfflineConfig LoadConfig(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--share-group", config.share_group, "Shared-subscription group")
       ->capture_default_str();
-  app.add_option("--metrics-port", config.metrics_port, "Port of /metrics (0: none)")
-      ->envname("SPARROW_OFFLINE_METRICS_PORT")
-      ->capture_default_str();
-  app.add_option("--metrics-bind", config.metrics_bind, "Address of /metrics")
-      ->capture_default_str();
-  app.add_option("--log-level", config.log_level, "trace|debug|info|warn|error")
-      ->envname("SPARROW_LOG_LEVEL")
-      ->capture_default_str();
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    std::exit(app.exit(e));
-  }
+  config.runtime.AddTo(app, "offline");
+  sparrow::common::ParseOrExit(app, argc, argv);
   if (config.service.workers < 1 || config.service.workers > 64) {
     throw sparrow::common::ConfigError("--workers: must be between 1 and 64");
   }
@@ -83,28 +69,17 @@ OfflineConfig LoadConfig(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   using namespace sparrow;
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-
-  auto log = common::Logger("offline");
-  try {
+  common::StopSignals stop;  // before any thread starts
+  return common::RunService("offline", [&] {
+    auto log = common::Logger("offline");
     OfflineConfig config = LoadConfig(argc, argv);
-    common::SetLogLevel(config.log_level);
     auto& clock = common::SystemClock::Instance();
     offline::DbOptions db = config.db.ToOptions();
     { offline::SociMessageStore migrate(db, clock); }  // migrations before any worker starts
 
     auto registry = std::make_shared<prometheus::Registry>();
     offline::SyncMetrics metrics(*registry);
-    std::unique_ptr<common::MetricsServer> metrics_server;
-    if (config.metrics_port != 0) {
-      metrics_server = std::make_unique<common::MetricsServer>(registry, config.metrics_bind,
-                                                               config.metrics_port);
-      metrics_server->Start();
-    }
+    auto metrics_server = config.runtime.Start(registry);
 
     std::vector<std::unique_ptr<transport::Transport>> transports;
     std::vector<transport::Transport*> brokers;
@@ -130,21 +105,12 @@ int main(int argc, char** argv) {
     }
     service.Start();
     for (auto* broker : brokers) broker->Start();
-    log->info("started instance={} brokers={} db={} workers={}", config.mqtt.instance,
-              brokers.size(), offline::RedactDbUrl(db.url), config.service.workers);
+    log->info("started instance={} brokers={} db={} workers={} metrics_port={}",
+              config.mqtt.instance, brokers.size(), offline::RedactDbUrl(db.url),
+              config.service.workers, metrics_server ? metrics_server->port() : 0);
 
-    int signal = 0;
-    sigwait(&set, &signal);
-    log->info("stopping on signal {}", signal);
+    log->info("stopping on signal {}", stop.Wait());
     for (auto* broker : brokers) broker->Stop();
     service.Stop();
-    if (metrics_server) metrics_server->Stop();
-    return 0;
-  } catch (const common::ConfigError& e) {
-    log->error("configuration: {}", e.what());
-    return 2;
-  } catch (const std::exception& e) {
-    log->error("fatal: {}", e.what());
-    return 1;
-  }
+  });
 }
