@@ -20,6 +20,7 @@
 #include "authsvc/metrics.hpp"
 #include "authsvc/passwords.hpp"
 #include "authsvc/rate_limiter.hpp"
+#include "authsvc/revocation_refresher.hpp"
 #include "authsvc/sealed_keys.hpp"
 #include "authsvc/store_pool.hpp"
 #include "common/clock.hpp"
@@ -118,16 +119,25 @@ int Serve(const sparrow::authsvc::ServeConfig& config) {
       api, metrics,
       HttpServerOptions{.bind = config.bind, .port = config.port, .workers = config.workers});
   server.Start();
+  // A restarted broker forgets revocations: announce the recent ones again every minute.
+  std::unique_ptr<RevocationRefresher> refresher;
+  if (!brokers.empty()) {
+    refresher = std::make_unique<RevocationRefresher>(
+        [&accounts](std::int64_t since) { return accounts.Acquire()->RevokedSince(since); },
+        *announcer, clock, std::chrono::seconds(config.token_ttl_s), std::chrono::seconds(60));
+    refresher->Start();
+  }
   log->info(
       "started address={}:{} db={} data_dir={} mqtt={} argon2_memory_kib={} "
       "argon2_passes={} max_concurrent_hashes={}",
       config.bind, server.port(), offline::RedactDbUrl(config.db.url), config.data_dir,
-      config.mqtt.empty() ? std::string("off")
-                          : config.mqtt.front().client_id + " brokers=" +
-                                std::to_string(config.mqtt.size()), config.hasher.memory_kib,
-      config.hasher.passes, config.hasher.max_concurrent);
+      config.mqtt.empty()
+          ? std::string("off")
+          : config.mqtt.front().client_id + " brokers=" + std::to_string(config.mqtt.size()),
+      config.hasher.memory_kib, config.hasher.passes, config.hasher.max_concurrent);
 
   const int signal = WaitForSignal();
+  if (refresher) refresher->Stop();
   log->info("stopping on signal {}", signal);
   server.Stop();
   for (auto* broker : brokers) broker->Stop();

@@ -4,7 +4,15 @@ namespace sparrow::bridge {
 
 Router::Router(std::vector<transport::Transport*> brokers, std::vector<std::string> broker_ids,
                bool presence)
-    : brokers_(std::move(brokers)), broker_ids_(std::move(broker_ids)), presence_(presence) {}
+    : brokers_(std::move(brokers)),
+      broker_ids_(std::move(broker_ids)),
+      presence_(presence),
+      epochs_(brokers_.size(), 0) {}
+
+bool Router::Current(int broker, std::int64_t epoch) const {
+  const std::int64_t current = epochs_.at(static_cast<std::size_t>(broker));
+  return current == 0 || epoch == 0 || epoch == current;
+}
 
 int Router::IndexOf(std::string_view broker_id) const {
   for (std::size_t i = 0; i < broker_ids_.size(); ++i) {
@@ -13,22 +21,37 @@ int Router::IndexOf(std::string_view broker_id) const {
   return -1;
 }
 
-void Router::OnPresence(int broker, const std::string& user, const std::string& device,
-                        bool online) {
-  if (online) {
-    if (online_[user].emplace(broker, device).second) ++devices_;
+void Router::OnPresence(int broker, const std::string& user, const std::string& device, bool online,
+                        std::int64_t epoch) {
+  auto it = online_.find(user);
+  if (it != online_.end() && it->second.erase(DeviceReport{broker, device, 0}) != 0) --devices_;
+  if (online && Current(broker, epoch)) {
+    online_[user].insert(DeviceReport{broker, device, epoch});
+    ++devices_;
     return;
   }
-  auto it = online_.find(user);
-  if (it == online_.end()) return;
-  if (it->second.erase({broker, device}) != 0) --devices_;
-  if (it->second.empty()) online_.erase(it);
+  if (it != online_.end() && it->second.empty()) online_.erase(it);
+}
+
+void Router::OnBrokerEpoch(int broker, std::int64_t epoch) {
+  epochs_.at(static_cast<std::size_t>(broker)) = epoch;
+  for (auto it = online_.begin(); it != online_.end();) {
+    for (auto d = it->second.begin(); d != it->second.end();) {
+      if (d->broker == broker && !Current(broker, d->epoch)) {
+        d = it->second.erase(d);
+        --devices_;
+      } else {
+        ++d;
+      }
+    }
+    it = it->second.empty() ? online_.erase(it) : std::next(it);
+  }
 }
 
 void Router::OnBrokerConnected(int broker) {
   for (auto it = online_.begin(); it != online_.end();) {
     for (auto d = it->second.begin(); d != it->second.end();) {
-      if (d->first == broker) {
+      if (d->broker == broker) {
         d = it->second.erase(d);
         --devices_;
       } else {
@@ -47,8 +70,8 @@ std::vector<int> Router::BrokersOf(const std::string& user) const {
   }
   auto it = online_.find(user);
   if (it == online_.end()) return out;
-  for (const auto& [broker, device] : it->second) {
-    if (out.empty() || out.back() != broker) out.push_back(broker);  // the set is sorted
+  for (const auto& report : it->second) {
+    if (out.empty() || out.back() != report.broker) out.push_back(report.broker);  // sorted
   }
   return out;
 }
@@ -59,9 +82,9 @@ std::vector<int> Router::BrokersOfOtherDevices(const std::string& user, int brok
   std::vector<int> out;
   auto it = online_.find(user);
   if (it == online_.end()) return out;
-  for (const auto& [b, d] : it->second) {
-    if (b == broker && d == device) continue;
-    if (out.empty() || out.back() != b) out.push_back(b);
+  for (const auto& report : it->second) {
+    if (report.broker == broker && report.device == device) continue;
+    if (out.empty() || out.back() != report.broker) out.push_back(report.broker);
   }
   return out;
 }

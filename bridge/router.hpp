@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <set>
 #include <string>
 #include <string_view>
@@ -29,8 +30,12 @@ class Router {
   // The index of a broker id, or -1.
   int IndexOf(std::string_view broker_id) const;
 
-  // A presence report (retained or live). An empty payload means offline.
-  void OnPresence(int broker, const std::string& user, const std::string& device, bool online);
+  // A presence report (retained or live) made in broker run `epoch` (0: unknown). Reports of
+  // another run than the broker's current one are stale leftovers and do not count.
+  void OnPresence(int broker, const std::string& user, const std::string& device, bool online,
+                  std::int64_t epoch = 0);
+  // The broker announced its current run's epoch: reports of other runs are dropped.
+  void OnBrokerEpoch(int broker, std::int64_t epoch);
   // The connection to `broker` was (re)established: its retained reports are about to arrive
   // again, so what we knew of it is dropped first.
   void OnBrokerConnected(int broker);
@@ -50,8 +55,20 @@ class Router {
   std::vector<transport::Transport*> brokers_;
   std::vector<std::string> broker_ids_;
   bool presence_;
-  // user -> (broker, device) pairs online.
-  std::unordered_map<std::string, std::set<std::pair<int, std::string>>> online_;
+  struct DeviceReport {
+    int broker;
+    std::string device;
+    std::int64_t epoch;
+    bool operator<(const DeviceReport& o) const {
+      return broker != o.broker ? broker < o.broker : device < o.device;
+    }
+  };
+  // Whether a report of `epoch` counts for `broker` now.
+  bool Current(int broker, std::int64_t epoch) const;
+
+  // user -> devices online (one report per (broker, device)).
+  std::unordered_map<std::string, std::set<DeviceReport>> online_;
+  std::vector<std::int64_t> epochs_;  // per broker; 0 = not announced yet
   std::size_t devices_ = 0;
 };
 

@@ -41,3 +41,24 @@ TEST(RouterTest, WithoutPresenceEveryBrokerGetsEverything) {
 
 }  // namespace
 }  // namespace sparrow::bridge
+
+namespace sparrow::bridge {
+namespace {
+
+TEST(RouterEpochTest, ReportsOfAnEarlierBrokerRunDoNotCount) {
+  testing::FakeTransport b1;
+  Router router({&b1}, {"b1"}, true);
+  // Retained reports restored from the broker's persistence arrive first (epoch 100)...
+  router.OnPresence(0, "ghost", "phone", true, 100);
+  router.OnPresence(0, "alice", "phone", true, 200);
+  // ... then the current run's epoch: the ghost's report is stale.
+  router.OnBrokerEpoch(0, 200);
+  EXPECT_TRUE(router.BrokersOf("ghost").empty());
+  EXPECT_EQ(router.BrokersOf("alice"), (std::vector<int>{0}));
+  router.OnPresence(0, "late-ghost", "phone", true, 100);
+  EXPECT_TRUE(router.BrokersOf("late-ghost").empty());
+  EXPECT_EQ(router.online_devices(), 1u);
+}
+
+}  // namespace
+}  // namespace sparrow::bridge

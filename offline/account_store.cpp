@@ -100,6 +100,22 @@ bool AccountStore::SetTokenEpoch(const std::string& id, std::int64_t token_epoch
   return found;
 }
 
+std::vector<std::pair<std::string, std::int64_t>> AccountStore::RevokedSince(
+    std::int64_t since_ms) {
+  std::vector<std::pair<std::string, std::int64_t>> out;
+  db_->Run([&] {
+    out.clear();
+    Statement& st = db_->Cached("user.revoked_since", [] {
+      return Spec{"SELECT id, token_epoch FROM im_user WHERE token_epoch > :p0 ORDER BY id",
+                  {kInt},
+                  {kText, kInt}};
+    });
+    st.Bind(0, since_ms);
+    for (bool got = st.Execute(); got; got = st.Next()) out.emplace_back(st.Text(0), st.Int(1));
+  });
+  return out;
+}
+
 bool AccountStore::AddFriendRequest(const std::string& from, const std::string& to) {
   if (from == to) throw std::invalid_argument("AddFriendRequest: a user cannot befriend itself");
   const std::int64_t now = clock_.WallMillis();

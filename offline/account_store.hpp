@@ -66,6 +66,8 @@ class AccountStore {
   // Both return false when there is no such user.
   bool SetPasswordHash(const std::string& id, const std::string& password_hash);
   bool SetTokenEpoch(const std::string& id, std::int64_t token_epoch);
+  // Users whose token_epoch is after `since_ms` (recent revocations), with their epochs.
+  std::vector<std::pair<std::string, std::int64_t>> RevokedSince(std::int64_t since_ms);
 
   // Friend requests, from -> to. AddFriendRequest returns false if it existed already.
   bool AddFriendRequest(const std::string& from, const std::string& to);

@@ -55,6 +55,18 @@ TEST_F(AccountStoreTest, PasswordHashAndTokenEpochUpdateExistingUsersOnly) {
   EXPECT_FALSE(store().SetTokenEpoch("bob", 1));
 }
 
+TEST_F(AccountStoreTest, RevokedSinceListsUsersWithARecentTokenEpoch) {
+  (void)store().CreateUser("alice", "h");
+  (void)store().CreateUser("bob", "h");
+  (void)store().CreateUser("carol", "h");
+  EXPECT_TRUE(store().SetTokenEpoch("alice", 1000));
+  EXPECT_TRUE(store().SetTokenEpoch("carol", 3000));
+  EXPECT_EQ(store().RevokedSince(500),
+            (std::vector<std::pair<std::string, std::int64_t>>{{"alice", 1000}, {"carol", 3000}}));
+  EXPECT_EQ(store().RevokedSince(1000),
+            (std::vector<std::pair<std::string, std::int64_t>>{{"carol", 3000}}));
+}
+
 TEST_F(AccountStoreTest, FriendRequestsAreDirected) {
   EXPECT_TRUE(store().AddFriendRequest("alice", "bob"));
   EXPECT_FALSE(store().AddFriendRequest("alice", "bob"));

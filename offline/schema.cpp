@@ -210,10 +210,17 @@ class MigrationLock {
 
 }  // namespace
 
+// Version 2: the REST service re-announces recent revocations to the brokers (a restarted
+// broker forgets them), finding them by token_epoch.
+std::vector<std::string> Version2(Dialect /*dialect*/) {
+  return {"CREATE INDEX im_user_token_epoch ON im_user (token_epoch)"};
+}
+
 const std::vector<Migration>& Migrations() {
   static const std::vector<Migration> migrations = {
       {1, "users, relations, friend requests, inboxes, chats, sequences, devices, files",
        &Version1},
+      {2, "index of users by token epoch (revocation re-announcements)", &Version2},
   };
   return migrations;
 }

@@ -13,7 +13,7 @@ namespace sparrow::offline {
 class Database;
 
 // The schema version this build creates and understands.
-inline constexpr int kSchemaVersion = 1;
+inline constexpr int kSchemaVersion = 2;
 
 // One step of the schema. Statements must be idempotent (CREATE ... IF NOT EXISTS and the
 // like): MySQL commits each DDL statement on its own, so a migration cut short by a crash is

@@ -73,6 +73,9 @@ constexpr AclRow kAclMatrix[] = {
     {"shared subscription of everything", "$share/g/#", "NNN", "NNN", "NNN"},
     {"shared subscription of $SYS", "$share/g/$SYS/#", "NNN", "NNN", "NNN"},
     {"shared subscription with empty group", "$share//im/in/{u}", "NNN", "NNN", "NNN"},
+    // Found by tests/fuzz/fuzz_acl: the group was not checked for valid UTF-8.
+    {"shared subscription with a group that is not UTF-8", "$share/b\xb9/im/up/+/+", "NNN", "NNN",
+     "NNN"},
     {"service sync topic", "im/sys/sync/{u}/{d}", "NYN", "NYY", "NYY"},
     {"service topics", "im/sys/#", "NNN", "NYY", "NNN"},
     {"presence topic", "im/sys/presence/b1/{u}/{d}", "NYN", "NYY", "NYY"},

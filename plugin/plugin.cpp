@@ -58,6 +58,10 @@ struct PluginState {
   PluginOptions options;
   AuthPlugin plugin;
   LogBudget log_budget;
+  // This broker run's epoch: device presence reports carry it, so reports restored from the
+  // persistence of an earlier run are recognisably stale (topics.md, "Between services").
+  std::int64_t epoch = 0;
+  bool epoch_announced = false;
 };
 
 std::int64_t WallMillis() {
@@ -88,8 +92,10 @@ void PublishPresence(PluginState& state) {
   for (const PresenceEvent& event : state.plugin.TakePresenceEvents()) {
     const std::string topic =
         protocol::PresenceTopic(state.options.broker_id, event.user, event.device);
-    const std::string payload =
-        event.online ? "{\"online\":true,\"ts\":" + std::to_string(WallMillis()) + "}" : "";
+    const std::string payload = event.online
+                                    ? "{\"online\":true,\"ts\":" + std::to_string(WallMillis()) +
+                                          ",\"epoch\":" + std::to_string(state.epoch) + "}"
+                                    : "";
     int rc = mosquitto_broker_publish_copy(nullptr, topic.c_str(), static_cast<int>(payload.size()),
                                            payload.data(), 1, /*retain=*/true, nullptr);
     if (rc != MOSQ_ERR_SUCCESS) {
@@ -208,8 +214,20 @@ int OnDisconnect(int /*event*/, void* event_data, void* userdata) noexcept {
   return MOSQ_ERR_SUCCESS;
 }
 
+// Publishes this run's epoch on im/sys/presence/{broker} (retained), once, at the first tick:
+// the broker takes publishes from plugins only once it runs.
+void AnnounceEpoch(PluginState& state) {
+  if (state.epoch_announced) return;
+  const std::string topic = protocol::BrokerPresenceTopic(state.options.broker_id);
+  const std::string payload = "{\"epoch\":" + std::to_string(state.epoch) + "}";
+  int rc = mosquitto_broker_publish_copy(nullptr, topic.c_str(), static_cast<int>(payload.size()),
+                                         payload.data(), 1, /*retain=*/true, nullptr);
+  state.epoch_announced = rc == MOSQ_ERR_SUCCESS;
+}
+
 int OnTick(int /*event*/, void* /*event_data*/, void* userdata) noexcept {
   try {
+    AnnounceEpoch(*static_cast<PluginState*>(userdata));
     static_cast<PluginState*>(userdata)->plugin.OnTick();
   } catch (...) {
     mosquitto_log_printf(MOSQ_LOG_ERR, "sparrow_auth: internal error in TICK");
@@ -271,6 +289,7 @@ SPARROW_PLUGIN_EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t* identifie
       pairs.emplace_back(View(options[i].key), View(options[i].value));
     }
     auto state = std::make_unique<PluginState>(identifier, ParsePluginOptions(pairs));
+    state->epoch = WallMillis();
     std::size_t registered = 0;
     for (const Registration& r : kRegistrations) {
       const int rc =

@@ -699,6 +699,18 @@ TEST_F(PluginBrokerTest, PresenceIsRetainedWhileADeviceIsConnected) {
     return m.topic == "im/sys/presence/b1/alice/phone" &&
            m.payload.find("\"online\":true") != std::string::npos;
   }));
+  // The report carries this broker run's epoch, announced (retained) on im/sys/presence/b1.
+  ASSERT_TRUE(bridge->WaitForMessage(
+      [](const ProbeMessage& m) { return m.topic == "im/sys/presence/b1" && m.retain; }));
+  std::string epoch_payload, report_payload;
+  for (const auto& m : bridge->Messages()) {
+    if (m.topic == "im/sys/presence/b1") epoch_payload = m.payload;
+    if (m.topic == "im/sys/presence/b1/alice/phone") report_payload = m.payload;
+  }
+  const std::string epoch = epoch_payload.substr(epoch_payload.find(':') + 1);
+  EXPECT_NE(report_payload.find("\"epoch\":" + epoch.substr(0, epoch.size() - 1)),
+            std::string::npos)
+      << epoch_payload << " vs " << report_payload;
   alice->Disconnect();
   ASSERT_TRUE(bridge->WaitForMessage([](const ProbeMessage& m) {
     return m.topic == "im/sys/presence/b1/alice/phone" && m.payload.empty();
@@ -708,7 +720,9 @@ TEST_F(PluginBrokerTest, PresenceIsRetainedWhileADeviceIsConnected) {
   ASSERT_EQ(late->Subscribe({"im/sys/presence/#", "im/sys/marker"}), (std::vector<int>{1, 1}));
   ASSERT_EQ(bridge->Publish("im/sys/marker", "m"), 0);
   ASSERT_TRUE(late->WaitForPayload("m"));
-  for (const auto& m : late->Messages()) EXPECT_NE(m.topic, "im/sys/presence/b1/alice/phone");
+  for (const auto& m : late->Messages()) {
+    EXPECT_NE(m.topic, "im/sys/presence/b1/alice/phone");
+  }
 }
 
 TEST_F(PluginBrokerTest, RevocationKicksLiveSessionsAndRefusesOlderTokens) {

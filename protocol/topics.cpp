@@ -157,6 +157,18 @@ std::optional<std::string> ParseInboxTopic(std::string_view topic) {
   return std::string(user);
 }
 
+std::string BrokerPresenceTopic(std::string_view broker_id) {
+  assert(IsValidBrokerId(broker_id));
+  return std::string(kPresencePrefix) + std::string(broker_id);
+}
+
+std::optional<std::string> ParseBrokerPresenceTopic(std::string_view topic) {
+  if (!topic.starts_with(kPresencePrefix)) return std::nullopt;
+  std::string_view id = topic.substr(kPresencePrefix.size());
+  if (!IsValidBrokerId(id)) return std::nullopt;  // also rejects any further '/'
+  return std::string(id);
+}
+
 std::optional<PresenceAddress> ParsePresenceTopic(std::string_view topic) {
   if (!topic.starts_with(kPresencePrefix)) return std::nullopt;
   std::array<std::string_view, 3> levels;
@@ -223,6 +235,9 @@ bool TopicMatchesFilter(std::string_view filter, std::string_view topic) noexcep
 
 std::optional<SharedSubscription> ParseSharedSubscription(std::string_view filter) noexcept {
   if (!filter.starts_with(kSharePrefix)) return std::nullopt;
+  // The whole filter too, not only its inner part: the group must not carry a NUL or invalid
+  // UTF-8, and the total length stays within MQTT's limit (found by tests/fuzz/fuzz_acl).
+  if (!IsValidTopicFilter(filter)) return std::nullopt;
   const std::string_view rest = filter.substr(kSharePrefix.size());
   const auto slash = rest.find('/');
   if (slash == std::string_view::npos || slash == 0) return std::nullopt;

@@ -81,6 +81,11 @@ struct PresenceAddress {
   friend bool operator==(const PresenceAddress&, const PresenceAddress&) = default;
 };
 [[nodiscard]] std::optional<PresenceAddress> ParsePresenceTopic(std::string_view topic);
+// `im/sys/presence/{brokerId}`: the broker's epoch (retained, {"epoch":ms} set at its start);
+// device reports carry the epoch of the broker run that made them, so reports left over from
+// an earlier run (restored from persistence) can be told apart.
+[[nodiscard]] std::string BrokerPresenceTopic(std::string_view broker_id);
+[[nodiscard]] std::optional<std::string> ParseBrokerPresenceTopic(std::string_view topic);
 
 // MQTT (3.1.1 section 4.7, 5.0 section 4.7) topic rules.
 // A topic name is 1..65535 bytes of UTF-8 without NUL, `+` or `#`.
@@ -102,8 +107,9 @@ struct SharedSubscription {
   std::string_view group;
   std::string_view filter;
 };
-// nullopt when `filter` does not start with `$share/`, or the group is empty or contains a
-// wildcard, or the inner filter is missing or invalid.
+// nullopt when `filter` does not start with `$share/`, is not a valid topic filter as a whole
+// (NUL, invalid UTF-8, over 65535 bytes), or the group is empty or contains a wildcard, or the
+// inner filter is missing or invalid.
 [[nodiscard]] std::optional<SharedSubscription> ParseSharedSubscription(
     std::string_view filter) noexcept;
 

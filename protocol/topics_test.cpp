@@ -168,6 +168,17 @@ TEST(TopicsTest, ParsesSharedSubscriptions) {
   EXPECT_FALSE(ParseSharedSubscription("$share/g/im/#/x").has_value());
 }
 
+// Found by tests/fuzz/fuzz_acl (crashes/acl/): only the inner filter was validated, so a group
+// with invalid UTF-8 or a NUL passed, and the broker's ACL allowed an invalid filter.
+TEST(TopicsTest, SharedSubscriptionRefusesAnInvalidGroup) {
+  EXPECT_FALSE(ParseSharedSubscription("$share/b\xb9idges/im/up/+/+").has_value());
+  EXPECT_FALSE(ParseSharedSubscription(std::string_view("$share/g\0/im/#", 14)).has_value());
+  EXPECT_FALSE(ParseSharedSubscription("$share/\xed\xa0\x80/im/#").has_value());  // surrogate
+  const std::string long_group(65535 - 11, 'g');  // "$share/" + group + "/im/#": 65536 bytes
+  EXPECT_FALSE(ParseSharedSubscription("$share/" + long_group + "/im/#").has_value());
+  EXPECT_TRUE(ParseSharedSubscription("$share/gr\xc3\xa9/im/#").has_value());  // UTF-8 is fine
+}
+
 TEST(TopicsTest, UserMaySubscribeOnlyToItsOwnInbox) {
   EXPECT_TRUE(UserMaySubscribe("alice", "im/in/alice"));
   EXPECT_TRUE(UserMaySubscribe("alice", "im/in/alice/phone"));
@@ -246,6 +257,20 @@ TEST(ServiceTopicsTest, RevokeAndBridgeHeartbeatTopics) {
   EXPECT_FALSE(ParseBridgeHeartbeatTopic("im/sys/bridge/a/b").has_value());
   EXPECT_FALSE(ParseBridgeHeartbeatTopic("im/sys/bridge/").has_value());
   EXPECT_TRUE(TopicMatchesFilter(kBridgeHeartbeatFilter, BridgeHeartbeatTopic("x")));
+}
+
+}  // namespace
+}  // namespace sparrow::protocol
+
+namespace sparrow::protocol {
+namespace {
+
+TEST(BrokerPresenceTopicTest, BuildsAndParsesOnlyTheBrokerLevel) {
+  EXPECT_EQ(BrokerPresenceTopic("b1"), "im/sys/presence/b1");
+  EXPECT_EQ(ParseBrokerPresenceTopic("im/sys/presence/b1"), "b1");
+  EXPECT_FALSE(ParseBrokerPresenceTopic("im/sys/presence/b1/alice/phone").has_value());
+  EXPECT_FALSE(ParseBrokerPresenceTopic("im/sys/presence/").has_value());
+  EXPECT_FALSE(ParsePresenceTopic("im/sys/presence/b1").has_value());
 }
 
 }  // namespace
