@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -300,7 +301,20 @@ SigningKey LoadOrCreateSigningKey(const std::string& dir) {
   fs::path public_path = folder / "token_public.key";
 
   SigningKey key;
-  if (fs::exists(secret_path)) {
+  if (!fs::exists(secret_path)) {
+    // Two processes may start at once on a fresh folder: the key is written whole to a file of
+    // our own, then linked into place, which succeeds for exactly one of them (the others get
+    // EEXIST and read the winner's key below).
+    fs::path tmp = secret_path;
+    tmp += ".tmp." + std::to_string(::getpid()) + "." + HexEncode(RandomBytes(4));
+    WriteFileExclusive(tmp, Base64Encode(GenerateSigningKey().secret) + "\n", 0600);
+    if (::link(tmp.c_str(), secret_path.c_str()) != 0 && errno != EEXIST) {
+      fs::remove(tmp, ec);
+      throw ConfigError("cannot create key file " + secret_path.string());
+    }
+    fs::remove(tmp, ec);
+  }
+  {
     struct stat st {};
     if (::stat(secret_path.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
       throw ConfigError("key file " + secret_path.string() +
@@ -316,25 +330,29 @@ SigningKey LoadOrCreateSigningKey(const std::string& dir) {
     key.public_key.resize(crypto_sign_PUBLICKEYBYTES);
     crypto_sign_ed25519_sk_to_pk(reinterpret_cast<unsigned char*>(key.public_key.data()),
                                  reinterpret_cast<const unsigned char*>(key.secret.data()));
-  } else {
-    key = GenerateSigningKey();
-    WriteFileExclusive(secret_path, Base64Encode(key.secret) + "\n", 0600);
   }
   // The public file lists the current key first, then any older keys still accepted.
   std::vector<std::string> lines{Base64Encode(key.public_key)};
+  std::string current;
   if (fs::exists(public_path)) {
-    std::istringstream in(ReadWholeFile(public_path));
+    current = ReadWholeFile(public_path);
+    std::istringstream in(current);
     for (std::string line; std::getline(in, line);) {
       if (!line.empty() && line != lines.front()) lines.push_back(line);
     }
   }
   std::string text;
   for (const auto& line : lines) text += line + "\n";
+  if (text == current) return key;  // nothing to change: readers never see a rewrite
+  // A temporary name of our own, then an atomic rename: concurrent starts cannot collide.
   fs::path tmp = public_path;
-  tmp += ".tmp";
-  fs::remove(tmp, ec);
+  tmp += ".tmp." + std::to_string(::getpid()) + "." + HexEncode(RandomBytes(4));
   WriteFileExclusive(tmp, text, 0644);
-  fs::rename(tmp, public_path);
+  fs::rename(tmp, public_path, ec);
+  if (ec) {
+    fs::remove(tmp, ec);
+    throw ConfigError("cannot replace key file " + public_path.string());
+  }
   return key;
 }
 

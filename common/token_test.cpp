@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "common/base64.hpp"
 #include "common/error.hpp"
@@ -205,6 +206,27 @@ TEST(PeekSubjectTest, ReadsSubWithoutVerifying) {
   EXPECT_EQ(PeekSubject(signer.Issue("bridge", Role::kSvc, 1764430000000, 1000)), "bridge");
   EXPECT_FALSE(PeekSubject("garbage").has_value());
   EXPECT_FALSE(PeekSubject("a.b.c").has_value());
+}
+
+}  // namespace
+}  // namespace sparrow::common
+
+namespace sparrow::common {
+namespace {
+
+TEST(TokenKeyFilesTest, ProcessesStartingTogetherAgreeOnOneKey) {
+  auto dir =
+      std::filesystem::temp_directory_path() / ("sparrow-keys-race-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::vector<std::thread> threads;
+  std::vector<std::string> secrets(8);
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([&, i] { secrets[i] = LoadOrCreateSigningKey(dir.string()).secret; });
+  }
+  for (auto& t : threads) t.join();
+  for (const auto& secret : secrets) EXPECT_EQ(secret, secrets[0]);
+  EXPECT_EQ(LoadPublicKeys((dir / "token_public.key").string()).size(), 1u);
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
