@@ -216,10 +216,12 @@ Stats MosquittoTransport::GetStats() const {
 }
 
 void MosquittoTransport::Wake() {
-  // One eventfd write per call, deliberately: a "wake already pending" flag would save the
-  // syscall but is easy to get wrong (a lost wake-up stalls a message until the poll
-  // timeout; the relay bench caught one), and libmosquitto writes its own wake byte per
-  // packet anyway.
+  // Coalesced: one eventfd write until the network thread has taken the wake-up. No wake-up
+  // is lost: a caller queues its packet BEFORE exchange(); the network thread clears the flag
+  // (DrainWake) BEFORE it writes what is queued. So either the exchange saw `false` and wrote
+  // (the next poll wakes), or it saw `true` and the clear (and the write after it) comes later
+  // and finds the packet. A burst of publishes costs one syscall instead of one each.
+  if (wake_pending_.exchange(true)) return;
   const std::uint64_t one = 1;
   [[maybe_unused]] auto n = ::write(wake_fd_, &one, sizeof one);
 }
@@ -227,6 +229,7 @@ void MosquittoTransport::Wake() {
 void MosquittoTransport::DrainWake() {
   std::uint64_t value = 0;
   [[maybe_unused]] auto n = ::read(wake_fd_, &value, sizeof value);
+  wake_pending_.store(false);
 }
 
 void MosquittoTransport::SleepUnlessWoken(std::chrono::milliseconds delay) {

@@ -87,10 +87,11 @@ class MosquittoTransport final : public Transport {
                           const int* granted_qos, const mosquitto_property* props);
 
   const Options options_;
-  MessageHandler message_handler_;        // set before Start, then read-only
-  ConnectionHandler connection_handler_;  // set before Start, then read-only
-  mosquitto* mosq_ = nullptr;             // owned; destroyed after the thread is joined
-  int wake_fd_ = -1;                      // eventfd, owned
+  MessageHandler message_handler_;         // set before Start, then read-only
+  ConnectionHandler connection_handler_;   // set before Start, then read-only
+  mosquitto* mosq_ = nullptr;              // owned; destroyed after the thread is joined
+  int wake_fd_ = -1;                       // eventfd, owned
+  std::atomic<bool> wake_pending_{false};  // an eventfd write not yet drained (see Wake)
   std::thread thread_;
 
   std::atomic<bool> started_{false};
