@@ -61,12 +61,21 @@ bool MariaDbServer::Accepts() const {
                   dir_ / "probe.log") == 0;
 }
 
+// Every server gets its own tmpdir: mariadbd deletes any `#sql*` file in its tmpdir when it
+// starts, so servers sharing /tmp destroy each other's temporary tables (a parallel test run
+// saw mariadb-install-db fail with "Unknown table 'mysql.tmp_user_sys'").
+std::string MariaDbServer::TmpDir() const {
+  const std::filesystem::path tmp = dir_ / "tmp";
+  std::filesystem::create_directories(tmp);
+  return tmp.string();
+}
+
 void MariaDbServer::Start() {
   if (running()) return;
   if (!initialised_) {
     if (RunQuiet({"/usr/bin/mariadb-install-db", "--no-defaults",
-                  "--datadir=" + (dir_ / "data").string(), "--user=" + User(),
-                  "--auth-root-authentication-method=socket"},
+                  "--datadir=" + (dir_ / "data").string(), "--tmpdir=" + TmpDir(),
+                  "--user=" + User(), "--auth-root-authentication-method=socket"},
                  dir_ / "install.log") != 0) {
       throw std::runtime_error("MariaDbServer: mariadb-install-db failed:\n" +
                                ReadTextFile(dir_ / "install.log"));
@@ -76,7 +85,7 @@ void MariaDbServer::Start() {
   process_ = std::make_unique<ChildProcess>(ChildOptions{
       .binary = "/usr/sbin/mariadbd",
       .args = {"--no-defaults", "--datadir=" + (dir_ / "data").string(),
-               "--socket=" + (dir_ / "sock").string(), "--port=" + std::to_string(port_),
+               "--tmpdir=" + TmpDir(), "--socket=" + (dir_ / "sock").string(), "--port=" + std::to_string(port_),
                "--bind-address=127.0.0.1", "--user=" + User(), "--skip-name-resolve",
                "--innodb-flush-log-at-trx-commit=1", "--pid-file=" + (dir_ / "pid").string()},
       .log_path = dir_ / "mariadbd.log",

@@ -35,6 +35,7 @@ class MariaDbServer {
 
  private:
   bool Accepts() const;
+  std::string TmpDir() const;
 
   std::filesystem::path dir_;
   int port_ = 0;
