@@ -84,8 +84,8 @@ void MariaDbServer::Start() {
   }
   process_ = std::make_unique<ChildProcess>(ChildOptions{
       .binary = "/usr/sbin/mariadbd",
-      .args = {"--no-defaults", "--datadir=" + (dir_ / "data").string(),
-               "--tmpdir=" + TmpDir(), "--socket=" + (dir_ / "sock").string(), "--port=" + std::to_string(port_),
+      .args = {"--no-defaults", "--datadir=" + (dir_ / "data").string(), "--tmpdir=" + TmpDir(),
+               "--socket=" + (dir_ / "sock").string(), "--port=" + std::to_string(port_),
                "--bind-address=127.0.0.1", "--user=" + User(), "--skip-name-resolve",
                "--innodb-flush-log-at-trx-commit=1", "--pid-file=" + (dir_ / "pid").string()},
       .log_path = dir_ / "mariadbd.log",
