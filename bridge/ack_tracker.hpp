@@ -42,6 +42,8 @@ class AckTracker {
   std::vector<Resend> Due(common::SteadyTime now);
   std::optional<common::SteadyTime> NextDeadline() const;
 
+  // Whether `mid` is published and awaiting its DELIVERED (retransmitted when due).
+  bool Tracking(const std::string& mid) const { return entries_.contains(mid); }
   std::size_t pending() const { return entries_.size(); }
   std::uint64_t retransmits() const { return retransmits_; }
   std::uint64_t given_up() const { return given_up_; }

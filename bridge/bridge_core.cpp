@@ -71,6 +71,10 @@ void BridgeCore::Process(std::vector<Inbound>& inbound) {
     metrics_->pending_acks.Set(static_cast<double>(tracker_.pending()));
     metrics_->waiting_chats.Set(static_cast<double>(orderer_.waiting()));
     metrics_->online_devices.Set(static_cast<double>(router_.online_devices()));
+    for (int b = 0; b < static_cast<int>(router_.broker_count()); ++b) {
+      metrics_->BrokerDevices(router_.broker_id(b))
+          .Set(static_cast<double>(router_.online_devices(b)));
+    }
   }
 }
 
@@ -187,11 +191,34 @@ void BridgeCore::HandleRelation(const std::string& topic, const std::string& pay
   friendships_.Set(pair->a, pair->b, json["friends"].get<bool>(), clock_.Now());
 }
 
+namespace {
+
+// The "epoch" of a presence payload (`{"epoch":ms,...}`), 0 when absent or malformed.
+std::int64_t EpochOf(const std::string& payload) {
+  if (payload.empty()) return 0;
+  auto json = nlohmann::json::parse(payload, nullptr, /*allow_exceptions=*/false);
+  if (!json.is_object()) return 0;
+  auto it = json.find("epoch");
+  return it != json.end() && it->is_number_integer() ? it->get<std::int64_t>() : 0;
+}
+
+}  // namespace
+
 void BridgeCore::HandlePresence(int broker, const std::string& topic, const std::string& payload) {
+  // The plugin reports on the broker it runs on: the receiving connection is that broker.
+  if (protocol::ParseBrokerPresenceTopic(topic)) {
+    const std::int64_t epoch = EpochOf(payload);
+    common::Logger("bridge")->debug("broker epoch broker={} epoch={}", broker, epoch);
+    if (epoch != 0) router_.OnBrokerEpoch(broker, epoch);
+    return;
+  }
   auto address = protocol::ParsePresenceTopic(topic);
   if (!address) return;
-  // The plugin reports on the broker it runs on: the receiving connection is that broker.
-  router_.OnPresence(broker, address->device.user, address->device.device, !payload.empty());
+  const bool online = !payload.empty();
+  common::Logger("bridge")->debug("presence broker={} user={} device={} online={}", broker,
+                                  address->device.user, address->device.device, online);
+  router_.OnPresence(broker, address->device.user, address->device.device, online,
+                     EpochOf(payload));
 }
 
 void BridgeCore::HandleHeartbeat(const std::string& topic) {
@@ -326,9 +353,11 @@ void BridgeCore::Commit(Work& work) {
     const AcceptedChat& accepted = work.chats[i];
     const offline::ChatWrite& write = batch.chats[i];
     const offline::ChatResult& stored = result.chats[i];
-    SendSent(accepted.origin, accepted.chat, stored.mid);
     if (stored.outcome == offline::ChatOutcome::kDuplicate) {
+      // Stored by an earlier life of a bridge, whose SENT (and maybe its publishes) died with it.
+      SendSent(accepted.origin, accepted.chat, stored.mid);
       if (metrics_ != nullptr) metrics_->chats_duplicate.Increment();
+      RedeliverIfUndelivered(stored.mid);
       continue;
     }
     if (metrics_ != nullptr) metrics_->chats_stored.Increment();
@@ -350,6 +379,10 @@ void BridgeCore::Commit(Work& work) {
     }
     RememberChat(stored.mid, ChatInfo{write.from_user, write.from_device, write.client_id,
                                       write.dest_user, false, false});
+    // SENT last: the publishes above go out first on the same connection, so a sender that has
+    // its SENT knows the recipient's copy left too (a crash that loses the SENT as well makes
+    // the device resend, and the repeat redelivers: RedeliverIfUndelivered).
+    SendSent(accepted.origin, accepted.chat, stored.mid);
     SPARROW_FAILPOINT("bridge.after_publish_before_ack");
   }
   for (std::size_t i = 0; i < batch.receipts.size(); ++i) {
@@ -386,6 +419,7 @@ void BridgeCore::AnswerRepeats(const std::vector<AcceptedChat>& repeats) {
     if (metrics_ != nullptr) metrics_->chats_duplicate.Increment();
     if (mid) {
       SendSent(repeat.origin, repeat.chat, *mid);
+      RedeliverIfUndelivered(*mid);
     } else {
       // Accepted before but not (or no longer) stored: nothing to name it by. Rare: a chat
       // still waiting for its predecessor was sent again; it is answered when its turn comes.
@@ -393,6 +427,34 @@ void BridgeCore::AnswerRepeats(const std::vector<AcceptedChat>& repeats) {
                                       repeat.origin.device.user, repeat.origin.device.device,
                                       repeat.chat.id);
     }
+  }
+}
+
+void BridgeCore::RedeliverIfUndelivered(const std::string& mid) {
+  // Published and retransmitted by this life already: the tracker has it.
+  if (tracker_.Tracking(mid)) return;
+  // A repeat of a chat that this bridge did not publish: an earlier life (or another instance)
+  // stored it and died before its publishes left. Unless the recipient acknowledged it, publish
+  // the stored frame again (same mid and seq: devices drop what they have and ack it), so that
+  // an online recipient does not wait for its next sync.
+  try {
+    const auto record = store_.FindChat(mid);
+    if (!record || record->delivered_at != 0 || record->dest_seq == 0) return;
+    const auto frames =
+        store_.ReadInbox(record->dest_user, record->dest_seq - 1, record->dest_seq, 1);
+    if (frames.empty() || frames.front().seq != record->dest_seq) return;  // purged
+    std::string frame = protocol::WithSeq(frames.front().content, record->dest_seq);
+    if (PublishTo(router_.BrokersOf(record->dest_user), protocol::InboxTopic(record->dest_user),
+                  frame) &&
+        metrics_ != nullptr) {
+      metrics_->frames_out_retransmit.Increment();
+    }
+    tracker_.Track(mid, record->dest_user, std::move(frame), clock_.Now());
+    RememberChat(mid, ChatInfo{record->from_user, record->from_device, record->client_id,
+                               record->dest_user, false, record->read_at != 0});
+  } catch (const offline::StoreError& e) {
+    if (metrics_ != nullptr) metrics_->store_failures.Increment();
+    common::Logger("bridge")->warn("store unavailable, repeat not redelivered err={}", e.what());
   }
 }
 

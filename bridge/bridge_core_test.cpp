@@ -149,6 +149,50 @@ TEST_F(BridgeCoreTest, RepeatGetsTheSameSentAndNothingElse) {
   EXPECT_EQ(store_.LastSeq("bob"), 1u);
 }
 
+// A bridge that stored a chat and died before its publishes left (kill -9, a failpoint): the
+// device resends, and the next life answers SENT and publishes the stored frame again, once,
+// since the recipient never acknowledged it. Then it retransmits it like any chat.
+TEST_F(BridgeCoreTest, RepeatOfAChatStoredByAnEarlierLifeIsRedeliveredUntilDelivered) {
+  Send("alice", "phone", Chat(1));
+  std::string mid = On("im/in/alice/phone")[0]["mid"];
+  ASSERT_EQ(On("im/in/bob").size(), 1u);
+  // The next life: same store, nothing in memory, the publishes of the first life lost.
+  transport_.Clear();
+  core_ = std::make_unique<BridgeCore>(*router_, store_, friendships_, clock_, options_, nullptr);
+  Send("alice", "phone", Chat(1));
+  auto sent = On("im/in/alice/phone");
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0]["mid"], mid);
+  auto again = On("im/in/bob");
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0]["mid"], mid);
+  EXPECT_EQ(again[0]["seq"], 1);
+  EXPECT_EQ(again[0]["msgBody"], "hi");
+  // A second repeat while it is tracked: SENT only.
+  Send("alice", "phone", Chat(1));
+  EXPECT_EQ(On("im/in/bob").size(), 1u);
+  // Retransmitted on timeout, and no longer once DELIVERED.
+  clock_.Advance(5001ms);
+  core_->Tick();
+  EXPECT_EQ(On("im/in/bob").size(), 2u);
+  Send("bob", "phone", Ack("DELIVERED", mid));
+  clock_.Advance(5001ms);
+  core_->Tick();
+  EXPECT_EQ(On("im/in/bob").size(), 2u);
+  // Delivered: a later repeat is answered with SENT and nothing else.
+  core_ = std::make_unique<BridgeCore>(*router_, store_, friendships_, clock_, options_, nullptr);
+  Send("alice", "phone", Chat(1));
+  EXPECT_EQ(On("im/in/bob").size(), 2u);
+}
+
+TEST_F(BridgeCoreTest, SentComesAfterTheRecipientsCopyOnTheConnection) {
+  Send("alice", "phone", Chat(1));
+  const auto published = transport_.Published();
+  ASSERT_EQ(published.size(), 3u);
+  EXPECT_EQ(published[0].topic, "im/in/bob");
+  EXPECT_EQ(published[2].topic, "im/in/alice/phone");
+}
+
 TEST_F(BridgeCoreTest, RepeatInsideOneBatchIsAnsweredWithTheFirstMid) {
   SendMany({{"im/up/alice/phone", Chat(1), 1, false}, {"im/up/alice/phone", Chat(1), 1, false}});
   auto sent = On("im/in/alice/phone");

@@ -83,7 +83,15 @@ BridgeMetrics::BridgeMetrics(prometheus::Registry& registry)
                          .Name("sparrow_bridge_members")
                          .Help("Bridge instances sharing the devices (this one included)")
                          .Register(registry)
-                         .Add({})) {}
+                         .Add({})),
+      broker_devices_(prometheus::BuildGauge()
+                          .Name("sparrow_bridge_broker_devices")
+                          .Help("User devices connected to each broker (presence reports)")
+                          .Register(registry)) {}
+
+prometheus::Gauge& BridgeMetrics::BrokerDevices(const std::string& broker_id) {
+  return broker_devices_.Add({{"broker", broker_id}});
+}
 
 prometheus::Counter& BridgeMetrics::Error(protocol::ErrorCode code) {
   return errors_.Add({{"code", std::string(protocol::ToString(code))}});

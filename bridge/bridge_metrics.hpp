@@ -55,6 +55,11 @@ class BridgeMetrics {
   prometheus::Gauge& bridge_members;
 
   prometheus::Counter& Error(protocol::ErrorCode code);
+  // Devices connected to one broker (by its id), as presence reports say.
+  prometheus::Gauge& BrokerDevices(const std::string& broker_id);
+
+ private:
+  prometheus::Family<prometheus::Gauge>& broker_devices_;
 };
 
 }  // namespace sparrow::bridge

@@ -7,7 +7,13 @@ Router::Router(std::vector<transport::Transport*> brokers, std::vector<std::stri
     : brokers_(std::move(brokers)),
       broker_ids_(std::move(broker_ids)),
       presence_(presence),
-      epochs_(brokers_.size(), 0) {}
+      epochs_(brokers_.size(), 0),
+      per_broker_(brokers_.size(), 0) {}
+
+void Router::Count(int broker, int delta) {
+  devices_ += static_cast<std::size_t>(delta);
+  per_broker_.at(static_cast<std::size_t>(broker)) += static_cast<std::size_t>(delta);
+}
 
 bool Router::Current(int broker, std::int64_t epoch) const {
   const std::int64_t current = epochs_.at(static_cast<std::size_t>(broker));
@@ -24,10 +30,12 @@ int Router::IndexOf(std::string_view broker_id) const {
 void Router::OnPresence(int broker, const std::string& user, const std::string& device, bool online,
                         std::int64_t epoch) {
   auto it = online_.find(user);
-  if (it != online_.end() && it->second.erase(DeviceReport{broker, device, 0}) != 0) --devices_;
+  if (it != online_.end() && it->second.erase(DeviceReport{broker, device, 0}) != 0) {
+    Count(broker, -1);
+  }
   if (online && Current(broker, epoch)) {
     online_[user].insert(DeviceReport{broker, device, epoch});
-    ++devices_;
+    Count(broker, +1);
     return;
   }
   if (it != online_.end() && it->second.empty()) online_.erase(it);
@@ -39,7 +47,7 @@ void Router::OnBrokerEpoch(int broker, std::int64_t epoch) {
     for (auto d = it->second.begin(); d != it->second.end();) {
       if (d->broker == broker && !Current(broker, d->epoch)) {
         d = it->second.erase(d);
-        --devices_;
+        Count(broker, -1);
       } else {
         ++d;
       }
@@ -53,7 +61,7 @@ void Router::OnBrokerConnected(int broker) {
     for (auto d = it->second.begin(); d != it->second.end();) {
       if (d->broker == broker) {
         d = it->second.erase(d);
-        --devices_;
+        Count(broker, -1);
       } else {
         ++d;
       }

@@ -47,6 +47,13 @@ class Router {
   std::vector<int> BrokersOfOtherDevices(const std::string& user, int broker,
                                          const std::string& device) const;
   std::size_t online_devices() const { return devices_; }
+  // Devices connected to broker `broker` (index), as its presence reports say.
+  std::size_t online_devices(int broker) const {
+    return per_broker_.at(static_cast<std::size_t>(broker));
+  }
+  const std::string& broker_id(int broker) const {
+    return broker_ids_.at(static_cast<std::size_t>(broker));
+  }
 
   transport::PublishResult Publish(int broker, const std::string& topic,
                                    const std::string& payload);
@@ -65,11 +72,13 @@ class Router {
   };
   // Whether a report of `epoch` counts for `broker` now.
   bool Current(int broker, std::int64_t epoch) const;
+  void Count(int broker, int delta);
 
   // user -> devices online (one report per (broker, device)).
   std::unordered_map<std::string, std::set<DeviceReport>> online_;
   std::vector<std::int64_t> epochs_;  // per broker; 0 = not announced yet
   std::size_t devices_ = 0;
+  std::vector<std::size_t> per_broker_;  // devices_ by broker
 };
 
 }  // namespace sparrow::bridge

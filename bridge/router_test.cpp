@@ -29,6 +29,24 @@ TEST(RouterTest, ReconnectingToABrokerForgetsWhatWasKnownOfIt) {
   router.OnBrokerConnected(0);  // retained reports follow
   EXPECT_TRUE(router.BrokersOf("alice").empty());
   EXPECT_EQ(router.BrokersOf("bob"), (std::vector<int>{1}));
+  EXPECT_EQ(router.online_devices(0), 0u);
+  EXPECT_EQ(router.online_devices(1), 1u);
+}
+
+TEST(RouterTest, CountsDevicesPerBroker) {
+  testing::FakeTransport b1, b2;
+  Router router({&b1, &b2}, {"b1", "b2"}, true);
+  router.OnPresence(0, "alice", "phone", true);
+  router.OnPresence(0, "alice", "phone", true);  // a repeated report counts once
+  router.OnPresence(0, "bob", "phone", true);
+  router.OnPresence(1, "alice", "laptop", true);
+  EXPECT_EQ(router.online_devices(0), 2u);
+  EXPECT_EQ(router.online_devices(1), 1u);
+  EXPECT_EQ(router.broker_id(1), "b2");
+  router.OnPresence(0, "bob", "phone", false);
+  router.OnPresence(0, "bob", "phone", false);  // so does a repeated offline
+  EXPECT_EQ(router.online_devices(0), 1u);
+  EXPECT_EQ(router.online_devices(), 2u);
 }
 
 TEST(RouterTest, WithoutPresenceEveryBrokerGetsEverything) {
