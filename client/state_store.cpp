@@ -6,11 +6,13 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <system_error>
+#include <thread>
 
 #include "protocol/limits.hpp"
 
@@ -108,7 +110,16 @@ StateStore::StateStore(std::filesystem::path dir) : dir_(std::move(dir)) {
   const auto lock_path = dir_ / "lock";
   lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (lock_fd_ < 0) throw StateError(Errno("cannot open", lock_path));
-  if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+  // A lock that a forked child inherited stays held until that child execs or exits, even
+  // after the process that took it closed its descriptor: a host process that starts other
+  // programs (an app, a test harness) can hold it for a moment. Such a holder is gone within
+  // milliseconds; a second Client on the folder is not, and is refused after half a second.
+  int locked = ::flock(lock_fd_, LOCK_EX | LOCK_NB);
+  for (int tries = 0; locked != 0 && errno == EWOULDBLOCK && tries < 50; ++tries) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    locked = ::flock(lock_fd_, LOCK_EX | LOCK_NB);
+  }
+  if (locked != 0) {
     const int err = errno;
     ::close(lock_fd_);
     lock_fd_ = -1;

@@ -33,7 +33,14 @@ thread_local const PahoTransport* tls_in_callback_of = nullptr;
 class PahoTransport::SubscribeListener final : public mqtt::iaction_listener {
  public:
   void on_failure(const mqtt::token& tok) override {
-    Log()->warn("subscription refused rc={} reason={}", tok.get_return_code(),
+    const int rc = tok.get_return_code();
+    if (rc == MQTTASYNC_OPERATION_INCOMPLETE || rc == MQTTASYNC_DISCONNECTED) {
+      // Not a refusal: the connection closed (or we disconnected) before the SUBACK. The
+      // subscription is sent again on the next connect.
+      Log()->debug("subscription abandoned by a disconnect rc={}", rc);
+      return;
+    }
+    Log()->warn("subscription refused rc={} reason={}", rc,
                 static_cast<int>(tok.get_reason_code()));
   }
   void on_success(const mqtt::token& tok) override {
