@@ -88,6 +88,7 @@ std::string_view ErrorCode(int status) {
   switch (status) {
     case 400:
     case 405:
+    case 414:
       return "bad_request";
     case 401:
       return "unauthorized";
@@ -102,7 +103,7 @@ std::string_view ErrorCode(int status) {
     case 429:
       return "rate_limited";
     default:
-      return "internal";
+      return status < 500 ? "bad_request" : "internal";
   }
 }
 

@@ -706,9 +706,9 @@ TEST_F(ApiTest, HealthAndMetricsNeedNoToken) {
 
 TEST_F(ApiTest, ErrorResponsesHaveTheCodeOfTheirStatus) {
   const std::pair<int, const char*> cases[] = {
-      {400, "bad_request"}, {401, "unauthorized"}, {403, "forbidden"},
-      {404, "not_found"},   {405, "bad_request"},  {409, "conflict"},
-      {413, "too_large"},   {429, "rate_limited"}, {500, "internal"}};
+      {400, "bad_request"},  {401, "unauthorized"}, {403, "forbidden"}, {404, "not_found"},
+      {405, "bad_request"},  {409, "conflict"},     {413, "too_large"}, {414, "bad_request"},
+      {429, "rate_limited"}, {500, "internal"},     {503, "internal"}};
   for (const auto& [status, code] : cases) ExpectError(ErrorResponse(status, "m"), status, code);
 }
 
