@@ -357,7 +357,7 @@ void BridgeCore::Commit(Work& work) {
       // Stored by an earlier life of a bridge, whose SENT (and maybe its publishes) died with it.
       SendSent(accepted.origin, accepted.chat, stored.mid);
       if (metrics_ != nullptr) metrics_->chats_duplicate.Increment();
-      RedeliverIfUndelivered(stored.mid);
+      RedeliverRepeat(stored.mid);
       continue;
     }
     if (metrics_ != nullptr) metrics_->chats_stored.Increment();
@@ -381,7 +381,7 @@ void BridgeCore::Commit(Work& work) {
                                       write.dest_user, false, false});
     // SENT last: the publishes above go out first on the same connection, so a sender that has
     // its SENT knows the recipient's copy left too (a crash that loses the SENT as well makes
-    // the device resend, and the repeat redelivers: RedeliverIfUndelivered).
+    // the device resend, and the repeat redelivers: RedeliverRepeat).
     SendSent(accepted.origin, accepted.chat, stored.mid);
     SPARROW_FAILPOINT("bridge.after_publish_before_ack");
   }
@@ -419,7 +419,7 @@ void BridgeCore::AnswerRepeats(const std::vector<AcceptedChat>& repeats) {
     if (metrics_ != nullptr) metrics_->chats_duplicate.Increment();
     if (mid) {
       SendSent(repeat.origin, repeat.chat, *mid);
-      RedeliverIfUndelivered(*mid);
+      RedeliverRepeat(*mid);
     } else {
       // Accepted before but not (or no longer) stored: nothing to name it by. Rare: a chat
       // still waiting for its predecessor was sent again; it is answered when its turn comes.
@@ -430,16 +430,19 @@ void BridgeCore::AnswerRepeats(const std::vector<AcceptedChat>& repeats) {
   }
 }
 
-void BridgeCore::RedeliverIfUndelivered(const std::string& mid) {
+void BridgeCore::RedeliverRepeat(const std::string& mid) {
   // Published and retransmitted by this life already: the tracker has it.
   if (tracker_.Tracking(mid)) return;
-  // A repeat of a chat that this bridge did not publish: an earlier life (or another instance)
-  // stored it and died before its publishes left. Unless the recipient acknowledged it, publish
-  // the stored frame again (same mid and seq: devices drop what they have and ack it), so that
-  // an online recipient does not wait for its next sync.
+  // A repeat of a chat that this bridge life did not publish: an earlier life (or another
+  // instance) stored it, and the sender never got its SENT. The SENT leaves after the
+  // recipient's copy on the same connection, so the copy may have died with that bridge too.
+  // Publish the stored frame again (same mid and seq: devices drop what they have and ack it),
+  // so that an online device does not wait for its next sync. Even when DELIVERED is recorded:
+  // one device of the recipient acknowledging it (say from a sync) says nothing of the others.
+  // Retransmitted until DELIVERED only if none came yet.
   try {
     const auto record = store_.FindChat(mid);
-    if (!record || record->delivered_at != 0 || record->dest_seq == 0) return;
+    if (!record || record->dest_seq == 0) return;
     const auto frames =
         store_.ReadInbox(record->dest_user, record->dest_seq - 1, record->dest_seq, 1);
     if (frames.empty() || frames.front().seq != record->dest_seq) return;  // purged
@@ -449,9 +452,11 @@ void BridgeCore::RedeliverIfUndelivered(const std::string& mid) {
         metrics_ != nullptr) {
       metrics_->frames_out_retransmit.Increment();
     }
-    tracker_.Track(mid, record->dest_user, std::move(frame), clock_.Now());
+    if (record->delivered_at == 0) {
+      tracker_.Track(mid, record->dest_user, std::move(frame), clock_.Now());
+    }
     RememberChat(mid, ChatInfo{record->from_user, record->from_device, record->client_id,
-                               record->dest_user, false, record->read_at != 0});
+                               record->dest_user, record->delivered_at != 0, record->read_at != 0});
   } catch (const offline::StoreError& e) {
     if (metrics_ != nullptr) metrics_->store_failures.Increment();
     common::Logger("bridge")->warn("store unavailable, repeat not redelivered err={}", e.what());

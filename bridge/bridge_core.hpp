@@ -125,8 +125,8 @@ class BridgeCore {
   void ExpireWaitingChats(Work& work);
   void Commit(Work& work);
   void AnswerRepeats(const std::vector<AcceptedChat>& repeats);
-  // A repeat named a stored chat this life did not publish: publish it again if undelivered.
-  void RedeliverIfUndelivered(const std::string& mid);
+  // A repeat named a stored chat this life did not publish: publish its stored frame again.
+  void RedeliverRepeat(const std::string& mid);
   std::optional<ChatInfo> LookUpChat(const std::string& mid);
   void RememberChat(const std::string& mid, ChatInfo info);
 
