@@ -23,7 +23,9 @@ endif()
 
 # sparrow_test(NAME name SOURCES ... LIBS ...): a GoogleTest binary registered with ctest.
 function(sparrow_test)
-  cmake_parse_arguments(T "" "NAME;TIMEOUT" "SOURCES;LIBS;LABELS" ${ARGN})
+  # RUN_SERIAL: ctest runs these tests alone (no other test at the same time), for tests
+  # whose timing assumptions a CPU starved by parallel tests would break (chaos scenarios).
+  cmake_parse_arguments(T "RUN_SERIAL" "NAME;TIMEOUT" "SOURCES;LIBS;LABELS" ${ARGN})
   if(NOT SPARROW_BUILD_TESTS)
     return()
   endif()
@@ -35,7 +37,11 @@ function(sparrow_test)
   if(NOT T_LABELS)
     set(T_LABELS unit)
   endif()
+  set(_serial FALSE)
+  if(T_RUN_SERIAL)
+    set(_serial TRUE)
+  endif()
   gtest_discover_tests(${T_NAME}
     DISCOVERY_TIMEOUT 60
-    PROPERTIES TIMEOUT ${T_TIMEOUT} LABELS "${T_LABELS}")
+    PROPERTIES TIMEOUT ${T_TIMEOUT} LABELS "${T_LABELS}" RUN_SERIAL ${_serial})
 endfunction()
