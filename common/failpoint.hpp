@@ -7,7 +7,9 @@
 // `./sparrow test` uses); otherwise the macro is empty. At run time the environment variable
 // SPARROW_FAILPOINTS="name=probability[,name=probability...]" arms points: each time an armed
 // point is passed, the process aborts (SIGABRT, no cleanup, like a kill -9) with that
-// probability (0..1). Unknown names are ignored. Thread-safe.
+// probability (0..1). "name=#N" aborts instead at the Nth pass of the point in this process
+// (so a restarted process gets N-1 passes again: deterministic, and every life progresses).
+// Unknown names are ignored. Thread-safe.
 #pragma once
 
 #include <string_view>

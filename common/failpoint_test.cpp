@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <cstdlib>
 
 namespace sparrow::common {
@@ -18,6 +19,17 @@ TEST(FailpointDeathTest, ArmedPointAbortsAndOthersPass) {
         Failpoint("bridge.test");
       },
       "failpoint hit: bridge.test");
+}
+
+TEST(FailpointDeathTest, NthPassAbortsAndNotBefore) {
+  EXPECT_DEATH(
+      {
+        ::setenv("SPARROW_FAILPOINTS", "sync.page=#3", 1);
+        if (FailpointHit("sync.page") || FailpointHit("sync.page")) std::exit(1);  // 1st, 2nd
+        std::fprintf(stderr, "two passes survived\n");
+        Failpoint("sync.page");  // 3rd
+      },
+      "two passes survived\nfailpoint hit: sync.page");
 }
 
 TEST(FailpointTest, UnarmedPointsNeverHit) {

@@ -32,6 +32,16 @@ ChildProcess::~ChildProcess() { Stop(); }
 
 std::string ChildProcess::ReadLog() const { return ReadTextFile(options_.log_path); }
 
+void ChildProcess::SetEnv(const std::string& name, const std::string& value) {
+  for (auto& [key, current] : options_.env) {
+    if (key == name) {
+      current = value;
+      return;
+    }
+  }
+  options_.env.emplace_back(name, value);
+}
+
 void ChildProcess::Start() {
   if (running()) return;
   // Everything the child needs is prepared before fork(): between fork and exec only

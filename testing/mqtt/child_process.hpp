@@ -48,6 +48,8 @@ class ChildProcess {
   int last_status() const { return last_status_; }
   pid_t pid() const { return pid_; }
   const ChildOptions& options() const { return options_; }
+  // Sets (or replaces) one environment variable for the next Start().
+  void SetEnv(const std::string& name, const std::string& value);
   std::string ReadLog() const;
 
  private:

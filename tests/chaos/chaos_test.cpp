@@ -52,7 +52,7 @@ class ChaosTest : public ::testing::Test {
     options_ = options;
     stack_ = std::make_unique<SparrowStack>(options);
     stack_->Start();
-    supervisor_ = std::make_unique<Supervisor>(*stack_, options_);
+    supervisor_ = std::make_unique<Supervisor>(*stack_, options_, disarm_after_);
   }
 
   // What the test thread does while it waits: restart dead services, read helper devices.
@@ -86,9 +86,12 @@ class ChaosTest : public ::testing::Test {
   }
 
   // The end of every scenario: quiescence, final sync, checker, report, assertions.
+  // `require_quiet`: every SENT message displayed on every device before the final sync. The
+  // failpoint scenarios waive it (see FailpointTest): they report `late` instead.
   void Finish(const std::string& scenario, Load& load, std::string extra,
-              const std::vector<Outage>& outages = {}, bool require_no_late = false) {
-    const bool quiet = load.WaitQuiet(Size(120s, 300s), tend());
+              const std::vector<Outage>& outages = {}, bool require_no_late = false,
+              bool require_quiet = true) {
+    const bool quiet = load.WaitQuiet(require_quiet ? Size(120s, 300s) : Size(30s, 120s), tend());
     const bool settled = load.Finish(Size(120s, 300s), tend());
     CheckResult r = load.Check(outages);
     if (!supervisor_->Deaths().empty()) extra += " deaths=" + supervisor_->Deaths();
@@ -103,13 +106,14 @@ class ChaosTest : public ::testing::Test {
       gap = std::max(gap, sent_at[i] - sent_at[i - 1]);
     extra += " max_sent_gap_s=" + Seconds(static_cast<double>(gap) / 1e9);
     extra += " rate=" + Seconds(load.sent_rate());
+    if (!quiet) extra += " not_quiet_before_final_sync=1";
     Report(scenario, r.figures, extra, Elapsed());
     std::string examples;
     for (const auto& e : r.examples) examples += "  " + e + "\n";
     const Figures& f = r.figures;
-    EXPECT_TRUE(quiet) << "not quiet before the final sync: missing="
-                       << load.history().MissingDisplays()
-                       << " unresolved=" << load.history().Unresolved();
+    EXPECT_TRUE(quiet || !require_quiet)
+        << "not quiet before the final sync: missing=" << load.history().MissingDisplays()
+        << " unresolved=" << load.history().Unresolved();
     EXPECT_TRUE(settled);
     EXPECT_EQ(f.acked_lost, 0) << examples;
     EXPECT_EQ(f.copies_lost, 0) << examples;
@@ -132,6 +136,7 @@ class ChaosTest : public ::testing::Test {
   }
 
   StackOptions options_;
+  int disarm_after_ = 0;  // Supervisor: deaths after which a service's failpoints are disarmed
   std::unique_ptr<SparrowStack> stack_;
   std::unique_ptr<Supervisor> supervisor_;
   std::vector<RemoteDevice*> remotes_;
@@ -385,48 +390,65 @@ TEST_F(ChaosTest, TwoDevicesOfOneUserSyncAtOnceOneKilledMidSync) {
 // the worst moment), the supervisor restarting what dies, while messages flow and receiving
 // devices come and go (so that syncs replay frames).
 class FailpointTest : public ChaosTest,
-                      public ::testing::WithParamInterface<std::pair<const char*, double>> {};
+                      public ::testing::WithParamInterface<std::pair<const char*, const char*>> {};
 
+// `spec`: a probability per pass, or "#N" (the Nth pass of each process life: deterministic).
 TEST_P(FailpointTest, ServiceAbortsAtTheFailpointLoseNothing) {
-  const auto [point, probability] = GetParam();
+  const auto [point, spec] = GetParam();
   const std::int64_t messages = Size<std::int64_t>(2000, 20000);
+  // Bounded, so that the end of the run (every device syncing at once) is not one long cascade.
+  disarm_after_ = spec[0] == '#' ? Size(3, 10) : Size(10, 50);
   StartStack(
-      StackOptions{.service_env = {{"SPARROW_FAILPOINTS",
-                                    std::string(point) + "=" + std::to_string(probability)}}});
+      StackOptions{.service_env = {{"SPARROW_FAILPOINTS", std::string(point) + "=" + spec}}});
   History history;
   std::string prefix = std::string("fp") + std::to_string(std::hash<std::string>{}(point) % 1000);
   Load load(*stack_, history, LoadOptions{.prefix = prefix, .pairs = 4, .devices_per_user = 2});
   load.Setup(tend());
+  // One receiving device is away for the whole stream: its sync then replays a long backlog
+  // (a quarter of the messages), through whatever the failpoint does to the services.
+  ChaosDevice& away = load.device(0, 1);
+  away.Stop();
   load.StartSending(messages, Size(300.0, 400.0));
   int cycles = 0;
   while (!WaitTending([&] { return load.queued() >= messages; }, 500ms)) {
     // A receiving device leaves for a moment and comes back: its sync replays what it missed.
-    ChaosDevice& d = load.device(std::uniform_int_distribution<int>(0, load.users() - 1)(rng_), 1);
+    ChaosDevice& d = load.device(std::uniform_int_distribution<int>(1, load.users() - 1)(rng_), 1);
     d.Stop();
     Hold(Random(100, 400));
     d.Start();
     ++cycles;
   }
   ASSERT_TRUE(load.WaitSendingDone(tend(), 1800s));
+  away.Start();
+  // Quiet before the final sync is not required here: a bridge that dies loses its
+  // retransmission state, and a device of the recipient that missed the live copy of the last
+  // chats of a stream learns of them only at its next sync (docs/reliability.md, known gap).
+  // Everything must still arrive, once and in order, by the final sync.
   Finish(std::string("failpoint:") + point, load,
-         "p=" + std::to_string(probability) + " restarts=" +
-             std::to_string(supervisor_->restarts()) + " device_cycles=" + std::to_string(cycles));
+         std::string("spec=") + spec + " restarts=" + std::to_string(supervisor_->restarts()) +
+             " device_cycles=" + std::to_string(cycles),
+         {}, /*require_no_late=*/false, /*require_quiet=*/false);
   EXPECT_GT(supervisor_->restarts(), 0) << "the failpoint never fired";
 }
 
-INSTANTIATE_TEST_SUITE_P(Points, FailpointTest,
-                         ::testing::Values(std::make_pair("bridge.after_receive_before_store",
-                                                          0.006),
-                                           std::make_pair("bridge.after_commit_before_sent", 0.008),
-                                           std::make_pair("bridge.after_publish_before_ack", 0.008),
-                                           std::make_pair("offline.mid_sync", 0.01)),
-                         [](const auto& param_info) {
-                           std::string name = param_info.param.first;
-                           for (auto& c : name) {
-                             if (c == '.') c = '_';
-                           }
-                           return name;
-                         });
+// The bridge points fire with a probability per chat (a few aborts per short run); the sync
+// point at the 100th replayed frame of each life of the sync service (the away device's backlog
+// alone makes it fire). A replay's frames still queued in the dying service are lost with it,
+// so a life may make little progress: the supervisor disarms a "#N" point after 3 deaths (10 in
+// FULL), a probabilistic one after 10 (50), and the rest of the run shows the recovery.
+INSTANTIATE_TEST_SUITE_P(
+    Points, FailpointTest,
+    ::testing::Values(std::make_pair("bridge.after_receive_before_store", "0.006"),
+                      std::make_pair("bridge.after_commit_before_sent", "0.008"),
+                      std::make_pair("bridge.after_publish_before_ack", "0.008"),
+                      std::make_pair("offline.mid_sync", "#100")),
+    [](const auto& param_info) {
+      std::string name = param_info.param.first;
+      for (auto& c : name) {
+        if (c == '.') c = '_';
+      }
+      return name;
+    });
 
 }  // namespace
 }  // namespace sparrow::chaos

@@ -42,6 +42,9 @@ int Supervisor::Tend() {
     std::string cause = "exit" + std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : -1);
     if (WIFSIGNALED(status)) cause = std::string("SIG") + sigabbrev_np(WTERMSIG(status));
     ++deaths_[name + ":" + cause];
+    if (disarm_after_ > 0 && ++deaths_by_service_[name] == disarm_after_) {
+      child.SetEnv("SPARROW_FAILPOINTS", "");
+    }
     child.Start();
     ++restarts_;
     ++restarted;

@@ -31,8 +31,15 @@ void Report(const std::string& scenario, const Figures& figures, const std::stri
 class Supervisor {
  public:
   // `options`: what the stack was started with (which services exist).
-  Supervisor(testing::SparrowStack& stack, const testing::StackOptions& options)
-      : stack_(stack), bridges_(options.bridges), offline_(options.offline) {}
+  // `disarm_after` > 0: a service that died that many times is restarted with its failpoints
+  // disarmed (SPARROW_FAILPOINTS emptied), so that a point hit at every life (a replay longer
+  // than the failpoint's "#N") cannot keep a service down for ever.
+  Supervisor(testing::SparrowStack& stack, const testing::StackOptions& options,
+             int disarm_after = 0)
+      : stack_(stack),
+        bridges_(options.bridges),
+        offline_(options.offline),
+        disarm_after_(disarm_after) {}
   // Restarts every dead service; returns how many it restarted.
   int Tend();
   int restarts() const { return restarts_; }
@@ -43,7 +50,9 @@ class Supervisor {
   testing::SparrowStack& stack_;
   const int bridges_;
   const bool offline_;
+  const int disarm_after_;
   int restarts_ = 0;
+  std::map<std::string, int> deaths_by_service_;
   std::map<std::string, int> deaths_;  // "name:cause" -> count
 };
 
