@@ -303,6 +303,7 @@ class Fixture {
  public:
   Fixture(std::string label, StackOptions options, pid_t db_pid)
       : label_(std::move(label)),
+        bridges_(options.bridges),
         stack_(WithMetrics(std::move(options), &metrics_port_)),
         db_pid_(db_pid) {}
 
@@ -363,15 +364,18 @@ class Fixture {
   }
 
   // A connected load generator of `pairs` pairs: kSparrow users befriended, or kRelay.
+  // `spread`: pair p on broker p mod brokers (both of its devices), else all on the first.
   std::unique_ptr<LoadGen> Pairs(LoadMode mode, const std::string& prefix, int pairs,
-                                 const HarnessOptions& o) {
+                                 const HarnessOptions& o, bool spread = false) {
     if (mode == LoadMode::kSparrow) Befriend(prefix, pairs);
     auto gen = std::make_unique<LoadGen>(
         LoadOptions{.mode = mode, .threads = o.loadgen_threads, .payload_bytes = o.payload});
     const auto role = mode == LoadMode::kSparrow ? common::Role::kUser : common::Role::kSvc;
     for (int p = 0; p < pairs; ++p) {
-      gen->AddPair(Device(NumberedUser(prefix, 2 * p), role),
-                   Device(NumberedUser(prefix, 2 * p + 1), role));
+      DeviceSpec a = Device(NumberedUser(prefix, 2 * p), role);
+      DeviceSpec b = Device(NumberedUser(prefix, 2 * p + 1), role);
+      if (spread) a.port = b.port = stack_.broker(p % stack_.broker_count()).port();
+      gen->AddPair(std::move(a), std::move(b));
     }
     const auto c = gen->Connect(60s);
     if (c.ready != c.requested) {
@@ -402,6 +406,20 @@ class Fixture {
     return procs;
   }
 
+  // Every broker and bridge of the stack, the sync service, the load generator.
+  std::vector<std::pair<std::string, pid_t>> AllProcs() {
+    std::vector<std::pair<std::string, pid_t>> procs;
+    for (int i = 0; i < stack_.broker_count(); ++i) {
+      procs.emplace_back("broker" + std::to_string(i + 1), stack_.broker(i).pid());
+    }
+    for (int i = 0; i < bridges_; ++i) {
+      procs.emplace_back("bridge" + std::to_string(i + 1), stack_.bridge(i).pid());
+    }
+    procs.emplace_back("offline", stack_.offline().pid());
+    procs.emplace_back("loadgen", ::getpid());
+    return procs;
+  }
+
   int port() { return stack_.broker().port(); }
   SparrowStack& stack() { return stack_; }
   const std::string& label() const { return label_; }
@@ -417,6 +435,7 @@ class Fixture {
   }
 
   std::string label_;
+  int bridges_ = 1;
   int metrics_port_ = 0;  // initialized before stack_ (declaration order)
   SparrowStack stack_;
   pid_t db_pid_ = 0;
@@ -559,6 +578,7 @@ class Harness {
   void Storage();
   void Connect(Fixture& f);
   void Cluster();
+  void ScaleOut();
   void Sync(Fixture& f);
   void Store();
   void Profile(Fixture& f, LoadGen& sparrow, LoadGen& relay);
@@ -1086,6 +1106,49 @@ void Harness::Connect(Fixture& f) {
   report_.Add(tp);
 }
 
+// --- Scale-out: 1 broker + 1 bridge vs 2 brokers + 2 bridges -----------------------------------
+
+// The same closed-loop load (the largest pair count) on one broker with one bridge, and on two
+// brokers with two bridges sharing the devices (pair p on broker p mod 2, both of its devices:
+// each broker and bridge takes half), measured in turn in one run.
+void Harness::ScaleOut() {
+  const int pairs = *std::max_element(o_.pair_counts.begin(), o_.pair_counts.end());
+  Log("scale-out: 1 broker + 1 bridge vs 2 brokers + 2 bridges, " + std::to_string(pairs) +
+      " pairs");
+  Fixture one("scale-1x1", BaseStack(), 0);
+  one.Start(false);
+  StackOptions options = BaseStack();
+  options.brokers = 2;
+  options.bridges = 2;
+  Fixture two("scale-2x2", options, 0);
+  two.Start(false);
+  auto single = one.Pairs(LoadMode::kSparrow, Prefix("o"), pairs, o_);
+  auto spread = two.Pairs(LoadMode::kSparrow, Prefix("t"), pairs, o_, /*spread=*/true);
+  (void)single->Run(WarmUp());
+  (void)spread->Run(WarmUp());
+  auto both = MeasureInTurn({{single.get(), Closed(seconds_), one.AllProcs(), &one},
+                             {spread.get(), Closed(seconds_), two.AllProcs(), nullptr}});
+  const Measured& a = both[0];
+  const Measured& b = both[1];
+  Log("  1+1 " + Fixed(a.run.throughput, 0) + " chats/s, 2+2 " + Fixed(b.run.throughput, 0) +
+      " chats/s");
+  const double ratio = a.run.throughput > 0 ? b.run.throughput / a.run.throughput : 0;
+  Row row;
+  row.scenario = "scale-out: closed-loop throughput, " + std::to_string(pairs) +
+                 " pairs, 2 brokers + 2 bridges (Sparrow column) vs 1 broker + 1 bridge (ceiling "
+                 "column)";
+  row.sparrow = Thousands(b.run.throughput) + " chats/s";
+  row.ceiling = Thousands(a.run.throughput) + " chats/s";
+  row.ratio = Percent(ratio);
+  row.target = "reported (2 cores: the second broker and bridge share the same two cores)";
+  row.cpu = "2+2: " + b.usage.Text() + "\n1+1: " + a.usage.Text();
+  row.rss = RssText(two.AllProcs());
+  row.notes = "pair p on broker p mod 2; p50 display " + Millis(b.run.display_ns.Percentile(0.5)) +
+              " vs " + Millis(a.run.display_ns.Percentile(0.5)) + "; 2+2 " + LossText(b.run) +
+              "; 1+1 " + LossText(a.run) + (repeat_ > 1 ? "; " + RepeatNote() : "");
+  report_.Add(row);
+}
+
 void Harness::Cluster() {
   const int brokers = 3;
   const int devices = cluster_devices_ / 2 * 2;
@@ -1425,6 +1488,7 @@ int Harness::Run() {
       if (Wanted("sync")) Sync(f);
     }
     if (Wanted("cluster")) Cluster();
+    if (Wanted("scaleout")) ScaleOut();
     if (Wanted("storage")) Storage();
     if (Wanted("store")) Store();
   } catch (const std::exception& e) {

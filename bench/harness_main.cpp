@@ -49,8 +49,9 @@ int main(int argc, char** argv) {
       ->allow_extra_args(false);
   app.add_option("--service-env", o.service_env, "KEY=VALUE for the services (experiments)")
       ->allow_extra_args(false);
-  app.add_option("--scenario", o.scenarios,
-                 "run only these: throughput latency burst storage connect cluster sync store");
+  app.add_option(
+      "--scenario", o.scenarios,
+      "run only these: throughput latency burst storage connect cluster scaleout sync store");
   CLI11_PARSE(app, argc, argv);
   // The command line goes into the report: never with a database password in it.
   for (int i = 0; i < argc; ++i) {
