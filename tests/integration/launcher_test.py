@@ -3,6 +3,7 @@
 SIGKILL is restarted, and Ctrl-C (SIGINT to the process group, as a terminal sends it) stops
 everything, leaving no process and no pid file behind."""
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -16,12 +17,33 @@ ROOT = os.environ.get("SPARROW_SOURCE_DIR") or os.path.dirname(os.path.dirname(o
 BUILD = os.environ.get("SPARROW_BUILD_DIR") or os.path.join(ROOT, "build")
 
 
-def free_port():
+def bindable(port):
     s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    try:
+        s.bind(("127.0.0.1", port))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+def free_ports(count):
+    """`count` consecutive free ports below the kernel's ephemeral range: the other tests take
+    theirs with bind(0), from the ephemeral range, so they cannot take these between our check
+    and the launcher's bind (the launcher uses HTTP+1..+4 for metrics and MariaDB)."""
+    low = 32768
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low = int(f.read().split()[0])
+    except (OSError, ValueError):
+        pass
+    rng = random.Random()
+    for _ in range(1000):
+        base = rng.randrange(10000, max(10001, low - count))
+        if all(bindable(p) for p in range(base, base + count)):
+            return list(range(base, base + count))
+    raise AssertionError("no free port range")
 
 
 def alive(pid):
@@ -54,12 +76,7 @@ def listening(port):
 def main():
     cluster = "--cluster" in sys.argv[1:]
     data = tempfile.mkdtemp(prefix="sparrow-up-test-")
-    # Three free ports in a row are not guaranteed: take the HTTP port, check its neighbours.
-    while True:
-        http = free_port()
-        if not any(listening(p) for p in range(http + 1, http + 5)):
-            break
-    mqtt, mqtt2 = free_port(), free_port()
+    mqtt, mqtt2, http = free_ports(7)[0:3]  # http .. http + 4 are the last five
     env = dict(os.environ, SPARROW_DATA_DIR=data, SPARROW_MQTT_PORT=str(mqtt),
                SPARROW_MQTT_PORT_2=str(mqtt2), SPARROW_HTTP_PORT=str(http),
                SPARROW_BUILD_DIR=BUILD)
