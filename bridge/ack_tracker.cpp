@@ -32,7 +32,7 @@ std::vector<AckTracker::Resend> AckTracker::Due(common::SteadyTime now) {
     auto it = entries_.find(slot.mid);
     if (it == entries_.end() || it->second.generation != slot.generation) continue;  // acked
     Entry& entry = it->second;
-    out.push_back(Resend{entry.user, entry.payload});
+    out.push_back(Resend{entry.user, entry.payload, slot.mid});
     ++retransmits_;
     if (++entry.tries >= options_.max_tries) {
       entries_.erase(it);  // that was the last try: the store keeps it for the next sync

@@ -29,6 +29,7 @@ class AckTracker {
   struct Resend {
     std::string user;  // the recipient: published to its inbox on the brokers it is on
     std::string payload;
+    std::string mid;
   };
 
   explicit AckTracker(Options options);

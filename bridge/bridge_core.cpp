@@ -463,6 +463,17 @@ void BridgeCore::RedeliverRepeat(const std::string& mid) {
   }
 }
 
+bool BridgeCore::DeliveredElsewhere(const std::string& mid) {
+  // With several bridges, the recipient's DELIVERED is applied by the bridge that owns the
+  // recipient's device, which may be another one: this one learns of it from the store only.
+  try {
+    const auto record = store_.FindChat(mid);
+    return record && record->delivered_at != 0;
+  } catch (const offline::StoreError&) {
+    return false;  // retransmit: the device drops a repeat
+  }
+}
+
 void BridgeCore::Tick() {
   auto now = clock_.Now();
   if (membership_.HeartbeatDue(now)) {
@@ -481,6 +492,10 @@ void BridgeCore::Tick() {
   ExpireWaitingChats(work);
   Commit(work);
   for (auto& resend : tracker_.Due(now)) {
+    if (membership_.size() > 1 && DeliveredElsewhere(resend.mid)) {
+      tracker_.Acked(resend.mid);
+      continue;
+    }
     if (PublishTo(router_.BrokersOf(resend.user), protocol::InboxTopic(resend.user),
                   resend.payload) &&
         metrics_ != nullptr) {

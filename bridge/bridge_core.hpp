@@ -127,6 +127,8 @@ class BridgeCore {
   void AnswerRepeats(const std::vector<AcceptedChat>& repeats);
   // A repeat named a stored chat this life did not publish: publish its stored frame again.
   void RedeliverRepeat(const std::string& mid);
+  // Whether the store has a DELIVERED for `mid` (recorded by another bridge instance).
+  bool DeliveredElsewhere(const std::string& mid);
   std::optional<ChatInfo> LookUpChat(const std::string& mid);
   void RememberChat(const std::string& mid, ChatInfo info);
 

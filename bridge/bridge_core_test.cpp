@@ -438,6 +438,34 @@ TEST_F(PresenceTest, AnotherBridgeTakesHalfTheDevices) {
   EXPECT_LT(applied, 35);
 }
 
+TEST_F(PresenceTest, ChatDeliveredThroughAnotherBridgeIsNotRetransmitted) {
+  Online("bob", "tablet");
+  SendMany({{"im/sys/bridge/other", R"({"members":2})", 1, false}});
+  // A device of alice's this bridge owns.
+  std::string device;
+  for (int i = 0; i < 100 && device.empty(); ++i) {
+    if (core_->membership().Owns("alice", "d" + std::to_string(i)))
+      device = "d" + std::to_string(i);
+  }
+  ASSERT_FALSE(device.empty());
+  Online("alice", device);
+  Send("alice", device, Chat(1));
+  ASSERT_EQ(On("im/in/bob").size(), 1u);
+  std::string mid = On("im/in/bob")[0]["mid"];
+  // bob's DELIVERED went to the other bridge (it owns bob's tablet), which recorded it.
+  offline::WriteBatch batch;
+  batch.receipts.push_back(offline::ReceiptWrite{mid, offline::ReceiptKind::kDelivered, 1, "alice",
+                                                 R"({"type":"ack","msgType":"DELIVERED"})"});
+  (void)store_.Commit(batch);
+  const auto pending = core_->pending_acks();
+  clock_.Advance(5001ms);
+  SendMany({{"im/sys/bridge/other", R"({"members":2})", 1, false}});  // still alive
+  core_->Tick();
+  ASSERT_EQ(core_->membership().size(), 2u);
+  EXPECT_EQ(On("im/in/bob").size(), 1u);  // not published again
+  EXPECT_EQ(core_->pending_acks(), pending - 1);
+}
+
 TEST_F(PresenceTest, ChatWaitingForAPredecessorAppliedByAnotherBridgeIsNotRefused) {
   Online("alice", "phone");
   Online("bob", "tablet");
