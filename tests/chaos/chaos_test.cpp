@@ -66,13 +66,13 @@ class ChaosTest : public ::testing::Test {
   // Waits for `pred` (tending meanwhile); false on timeout.
   template <class Pred>
   bool WaitTending(Pred pred, std::chrono::milliseconds timeout) {
-    const auto until = std::chrono::steady_clock::now() + timeout;
-    for (;;) {
-      if (pred()) return true;
-      if (std::chrono::steady_clock::now() >= until) return false;
-      tend()();
-      std::this_thread::sleep_for(5ms);
-    }
+    return testing::WaitUntil(
+        [&] {
+          if (pred()) return true;
+          tend()();
+          return false;
+        },
+        timeout);
   }
   // Lets `d` pass (a fault's duration), tending meanwhile.
   void Hold(std::chrono::milliseconds d) {
