@@ -249,6 +249,16 @@ std::string ErrorLine(const client::ClientError& e) {
   return "sparrow: warning: " + e.message + (e.code.empty() ? "" : " (" + e.code + ")");
 }
 
+// A streaming command's client error: a JSON event on stdout with --json (the stream's events
+// are all there), else a warning line on stderr.
+void ShowStreamError(Context& ctx, const client::ClientError& e) {
+  if (ctx.config.json) {
+    ctx.printer.Line(ErrorJson(e));
+  } else {
+    ctx.printer.Error(ErrorLine(e));
+  }
+}
+
 // Waits until the client's outbox is empty (every message sent or failed), a stop is
 // requested, or `timeout` passed. The client's own wait, in slices so that Ctrl-C is prompt.
 bool WaitOutboxEmpty(Client& client, std::chrono::milliseconds timeout) {
@@ -633,14 +643,7 @@ int Listen(Context& ctx, const ReceiveOptions& options) {
           [&](const client::StatusUpdate& s) {
             ctx.printer.Line(ctx.config.json ? StatusJson(s) : "  " + StatusLine(s));
           },
-      .on_error =
-          [&](const client::ClientError& e) {
-            if (ctx.config.json) {
-              ctx.printer.Line(ErrorJson(e));
-            } else {
-              ctx.printer.Error(ErrorLine(e));
-            }
-          },
+      .on_error = [&](const client::ClientError& e) { ShowStreamError(ctx, e); },
       .on_connection =
           [&](client::ConnectionEvent event) {
             if (ctx.config.json) {
@@ -741,14 +744,7 @@ int Chat(Context& ctx, const std::string& peer, const ReceiveOptions& options) {
               ctx.printer.Line(line);
             });
           },
-      .on_error =
-          [&](const client::ClientError& e) {
-            if (ctx.config.json) {
-              ctx.printer.Line(ErrorJson(e));
-            } else {
-              ctx.printer.Error(ErrorLine(e));
-            }
-          },
+      .on_error = [&](const client::ClientError& e) { ShowStreamError(ctx, e); },
       .on_connection =
           [&](client::ConnectionEvent event) {
             if (ctx.config.json) {

@@ -19,6 +19,31 @@ extern char** environ;
 
 namespace sparrow::testing {
 
+ExecImage::ExecImage(const std::string& binary, const std::vector<std::string>& args,
+                     const std::vector<std::pair<std::string, std::string>>& env,
+                     bool (*drop)(const std::string& name)) {
+  std::map<std::string, std::string> env_map;
+  for (char** e = environ; *e != nullptr; ++e) {
+    const std::string entry(*e);
+    const auto eq = entry.find('=');
+    if (eq == std::string::npos) continue;
+    std::string name = entry.substr(0, eq);
+    if (drop != nullptr && drop(name)) continue;
+    env_map[std::move(name)] = entry.substr(eq + 1);
+  }
+  for (const auto& [name, value] : env) env_map[name] = value;
+  strings_.push_back(binary);
+  strings_.insert(strings_.end(), args.begin(), args.end());
+  const std::size_t arg_count = strings_.size();
+  for (const auto& [name, value] : env_map) strings_.push_back(name + "=" + value);
+  // Pointers only now: strings_ no longer grows.
+  for (std::size_t i = 0; i < strings_.size(); ++i) {
+    (i < arg_count ? argv_ : envp_).push_back(strings_[i].data());
+  }
+  argv_.push_back(nullptr);
+  envp_.push_back(nullptr);
+}
+
 std::string ReadTextFile(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   std::ostringstream out;
@@ -44,26 +69,7 @@ void ChildProcess::SetEnv(const std::string& name, const std::string& value) {
 
 void ChildProcess::Start() {
   if (running()) return;
-  // Everything the child needs is prepared before fork(): between fork and exec only
-  // async-signal-safe calls (the test process has threads).
-  std::vector<std::string> args{options_.binary};
-  args.insert(args.end(), options_.args.begin(), options_.args.end());
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-
-  std::map<std::string, std::string> env_map;
-  for (char** e = environ; *e != nullptr; ++e) {
-    std::string entry(*e);
-    auto eq = entry.find('=');
-    if (eq != std::string::npos) env_map[entry.substr(0, eq)] = entry.substr(eq + 1);
-  }
-  for (const auto& [key, value] : options_.env) env_map[key] = value;
-  std::vector<std::string> env_strings;
-  for (const auto& [key, value] : env_map) env_strings.push_back(key + "=" + value);
-  std::vector<char*> envp;
-  for (auto& e : env_strings) envp.push_back(e.data());
-  envp.push_back(nullptr);
+  const ExecImage image(options_.binary, options_.args, options_.env);
 
   int log_fd = ::open(options_.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (log_fd < 0) {
@@ -85,7 +91,7 @@ void ChildProcess::Start() {
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    ::execvpe(argv[0], argv.data(), envp.data());
+    ::execvpe(image.argv()[0], image.argv(), image.envp());
     ::_exit(127);
   }
   ::close(log_fd);

@@ -17,6 +17,26 @@
 
 namespace sparrow::testing {
 
+// The argv and envp of a program about to be exec'd, built before fork() (between fork and exec
+// only async-signal-safe calls are allowed when the parent has threads). The environment is
+// the parent's, less the variables `drop` names, plus `env` (added or replacing).
+class ExecImage {
+ public:
+  ExecImage(const std::string& binary, const std::vector<std::string>& args,
+            const std::vector<std::pair<std::string, std::string>>& env,
+            bool (*drop)(const std::string& name) = nullptr);
+  ExecImage(const ExecImage&) = delete;
+  ExecImage& operator=(const ExecImage&) = delete;
+
+  char* const* argv() const { return argv_.data(); }
+  char* const* envp() const { return envp_.data(); }
+
+ private:
+  std::vector<std::string> strings_;  // the arguments, then the NAME=value entries
+  std::vector<char*> argv_;
+  std::vector<char*> envp_;
+};
+
 struct ChildOptions {
   std::string binary;                                    // a path, or a name looked up in PATH
   std::vector<std::string> args;                         // without argv[0]

@@ -8,13 +8,10 @@
 
 #include <cerrno>
 #include <cstring>
-#include <map>
 #include <stdexcept>
 
 #include "testing/mqtt/child_process.hpp"
 #include "testing/mqtt/wait.hpp"
-
-extern char** environ;
 
 namespace sparrow::testing {
 namespace {
@@ -35,27 +32,10 @@ std::vector<std::string> SplitLines(const std::string& text) {
 
 CliProcess::CliProcess(CliOptions options) : options_(std::move(options)) {
   ::signal(SIGPIPE, SIG_IGN);  // writing to a child that died must not kill the test
-  std::vector<std::string> args{options_.binary};
-  args.insert(args.end(), options_.args.begin(), options_.args.end());
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-
-  std::map<std::string, std::string> env_map;
-  for (char** e = environ; *e != nullptr; ++e) {
-    std::string entry(*e);
-    const auto eq = entry.find('=');
-    if (eq == std::string::npos) continue;
-    const std::string key = entry.substr(0, eq);
-    if (key.rfind("SPARROW_", 0) == 0 && key != "SPARROW_KEEP_TEST_DIRS") continue;
-    env_map[key] = entry.substr(eq + 1);
-  }
-  for (const auto& [key, value] : options_.env) env_map[key] = value;
-  std::vector<std::string> env_strings;
-  for (const auto& [key, value] : env_map) env_strings.push_back(key + "=" + value);
-  std::vector<char*> envp;
-  for (auto& e : env_strings) envp.push_back(e.data());
-  envp.push_back(nullptr);
+  // The CLI reads SPARROW_* settings: the test's own environment must not leak into it.
+  const ExecImage image(options_.binary, options_.args, options_.env, [](const std::string& name) {
+    return name.rfind("SPARROW_", 0) == 0 && name != "SPARROW_KEEP_TEST_DIRS";
+  });
 
   int in_pipe[2];
   int out_pipe[2];
@@ -79,7 +59,7 @@ CliProcess::CliProcess(CliOptions options) : options_(std::move(options)) {
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
     ::signal(SIGPIPE, SIG_DFL);
-    ::execve(argv[0], argv.data(), envp.data());
+    ::execve(image.argv()[0], image.argv(), image.envp());
     ::_exit(127);
   }
   ::close(log_fd);
